@@ -1,0 +1,1 @@
+"""The HTTP ingress: OpenAI-compatible endpoints in front of the Kafka pipeline."""

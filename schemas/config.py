@@ -1,0 +1,218 @@
+"""The one YAML file that configures Turnout, as frozen pydantic models.
+
+Unknown keys are refused, and a bad file is refused at start with the path of each bad key and
+what was expected (``ConfigError``). Secrets are never written in the file: provider keys are named
+by environment variable (``api_key_env``) and virtual keys are stored as SHA-256 hashes
+(``key_sha256``) or named by environment variable (``key_env``). Environment variables are read
+only here, in ``resolve_secrets``, never by stage code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "ClickHouseConfig",
+    "ConfigError",
+    "DeploymentConfig",
+    "GatewayConfig",
+    "KafkaConfig",
+    "LogicalModelConfig",
+    "ProviderConfig",
+    "RedisConfig",
+    "SinkConfig",
+    "TopologyConfig",
+    "TurnoutConfig",
+    "VirtualKeyConfig",
+    "hash_key",
+    "load_config",
+    "parse_config",
+    "provider_api_key",
+    "resolve_secrets",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConfigError(ValueError):
+    """The config file is invalid; the message names each bad key."""
+
+
+class GatewayConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    request_timeout_s: float = Field(60.0, gt=0)
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    instance_id: str | None = Field(None, description="Names the reply topic; random when absent.")
+
+
+class KafkaConfig(_Model):
+    bootstrap: str = "127.0.0.1:19092"
+    topic_prefix: str = Field("turnout", pattern=r"^[A-Za-z0-9._-]+$")
+    partitions: int = Field(2, ge=1)
+    consumer_group: str = "turnout-stages"
+    session_timeout_ms: int = Field(6000, ge=1000)
+    fetch_max_wait_ms: int = Field(5, ge=0)
+
+
+class RedisConfig(_Model):
+    url: str = "redis://127.0.0.1:16379/0"
+
+
+class ClickHouseConfig(_Model):
+    dsn: str = Field("chdb:///.run/clickhouse", description="chdb:///path, or http(s)://host:port")
+    database: str = Field("turnout", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SinkConfig(_Model):
+    batch_rows: int = Field(500, ge=1)
+    batch_ms: int = Field(200, ge=1)
+    query_host: str = "127.0.0.1"
+    query_port: int = Field(8124, ge=0, le=65535)
+
+
+class TopologyConfig(_Model):
+    layout: Literal["split", "fused"] = "split"
+    concurrency: int = Field(64, ge=1, description="Events each invoking agent works on at once.")
+    chunk_flush_ms: int = Field(25, ge=0, description="Stream chunks are coalesced this long...")
+    chunk_flush_chars: int = Field(256, ge=1, description="...or until this many characters.")
+    web_port: int | None = Field(None, description="Faust's web server on 127.0.0.1; off when null.")
+
+
+class ProviderConfig(_Model):
+    kind: Literal["openai"] = "openai"
+    base_url: str
+    api_key_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    timeout_s: float = Field(60.0, gt=0)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    max_connections: int = Field(200, ge=1)
+
+
+class DeploymentConfig(_Model):
+    provider: str
+    model: str
+    input_usd_per_mtok: float = Field(0.0, ge=0)
+    output_usd_per_mtok: float = Field(0.0, ge=0)
+    cached_input_usd_per_mtok: float | None = Field(None, ge=0)
+
+
+class LogicalModelConfig(_Model):
+    deployments: tuple[str, ...] = Field(min_length=1, description="Primary first, then fallbacks.")
+    description: str = ""
+
+
+class VirtualKeyConfig(_Model):
+    id: str
+    key_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    key_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    tenant: str
+    team: str
+    user: str
+    tier: str = "free"
+    models: tuple[str, ...] | None = Field(None, description="Logical models allowed; all when null.")
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> VirtualKeyConfig:
+        if (self.key_sha256 is None) == (self.key_env is None):
+            raise ValueError("give exactly one of key_sha256 or key_env")
+        return self
+
+
+class TurnoutConfig(_Model):
+    gateway: GatewayConfig = GatewayConfig()
+    kafka: KafkaConfig = KafkaConfig()
+    redis: RedisConfig = RedisConfig()
+    clickhouse: ClickHouseConfig = ClickHouseConfig()
+    sink: SinkConfig = SinkConfig()
+    topology: TopologyConfig = TopologyConfig()
+    providers: dict[str, ProviderConfig]
+    deployments: dict[str, DeploymentConfig]
+    models: dict[str, LogicalModelConfig]
+    keys: tuple[VirtualKeyConfig, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> TurnoutConfig:
+        problems = []
+        for name, dep in self.deployments.items():
+            if dep.provider not in self.providers:
+                problems.append(f"deployments.{name}.provider: unknown provider {dep.provider!r}")
+        for name, model in self.models.items():
+            for i, dep_name in enumerate(model.deployments):
+                if dep_name not in self.deployments:
+                    problems.append(f"models.{name}.deployments.{i}: unknown deployment {dep_name!r}")
+        for i, key in enumerate(self.keys):
+            for model_name in key.models or ():
+                if model_name not in self.models:
+                    problems.append(f"keys.{i}.models: unknown model {model_name!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid config {source}:"]
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"])
+        lines.append(f"  {path or '(top)'}: {err['msg']}" + (f" (got {err['input']!r})" if path else ""))
+    return "\n".join(lines)
+
+
+def parse_config(data: Mapping[str, Any], source: str = "<dict>") -> TurnoutConfig:
+    try:
+        return TurnoutConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+
+
+def load_config(path: str | Path) -> TurnoutConfig:
+    """The config in ``path``, validated; relative chdb paths resolve against the file's folder."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {path}: the top level must be a mapping")
+    config = parse_config(data, str(path))
+    dsn = config.clickhouse.dsn
+    if dsn.startswith("chdb://") and not dsn.startswith("chdb:///") and dsn != "chdb://memory":
+        raise ConfigError(f"invalid config {path}:\n  clickhouse.dsn: use chdb:///absolute/or/relative/path")
+    if dsn.startswith("chdb:///."):
+        resolved = (path.parent / dsn[len("chdb:///") :]).resolve()
+        config = config.model_copy(
+            update={"clickhouse": config.clickhouse.model_copy(update={"dsn": f"chdb://{resolved}"})}
+        )
+    return config
+
+
+def resolve_secrets(config: TurnoutConfig, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Key hash -> key id for every virtual key, reading ``key_env`` variables."""
+    env = os.environ if environ is None else environ
+    hashes: dict[str, str] = {}
+    for key in config.keys:
+        if key.key_sha256:
+            hashes[key.key_sha256] = key.id
+        elif key.key_env:
+            secret = env.get(key.key_env)
+            if not secret:
+                raise ConfigError(f"keys.{key.id}.key_env: environment variable {key.key_env} is not set")
+            hashes[hash_key(secret)] = key.id
+    return hashes
+
+
+def provider_api_key(provider: ProviderConfig, environ: Mapping[str, str] | None = None) -> str | None:
+    env = os.environ if environ is None else environ
+    return env.get(provider.api_key_env) if provider.api_key_env else None

@@ -1,0 +1,277 @@
+"""Python mirrors of the Avro event schemas in ``schemas/avro``.
+
+The ``.avsc`` files are the source of truth. Every top-level event here names its schema in
+``AVRO_NAME``; ``tests/contract/test_event_schemas.py`` holds each dataclass and its schema to
+the same fields. Times are integers: microseconds since the Unix epoch (``*_us``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+__all__ = [
+    "Attempt",
+    "AttemptEvent",
+    "CacheVerdict",
+    "Caller",
+    "ChatMessage",
+    "ChatRequest",
+    "ChatResponse",
+    "ChunkEvent",
+    "DeadLetter",
+    "ErrorInfo",
+    "EVENT_TYPES",
+    "GuardVerdict",
+    "ReplyEvent",
+    "RequestEvent",
+    "RequestRecord",
+    "RouteDecision",
+    "StageEvent",
+    "StageTiming",
+    "ToolCall",
+    "Usage",
+    "UsageEvent",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    tenant: str
+    team: str
+    user: str
+    tier: str
+    key_id: str
+    feature: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str
+    content: str | None = None
+    parts_json: str | None = None
+    name: str | None = None
+    tool_call_id: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    messages: list[ChatMessage]
+    stream: bool = False
+    include_usage: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    tools_json: str | None = None
+    tool_choice_json: str | None = None
+    response_format_json: str | None = None
+    user: str | None = None
+    extra_json: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    id: str
+    content: str | None
+    finish_reason: str
+    usage: Usage
+    upstream_model: str
+    created: int
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    status: int
+    type: str
+    message: str
+    code: str | None = None
+    param: str | None = None
+    error_class: str = "TurnoutError"
+    retry_after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    deployment: str
+    provider: str
+    ok: bool
+    started_at_us: int
+    latency_us: int
+    error_class: str | None = None
+    http_status: int | None = None
+    ttft_us: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuardVerdict:
+    action: str
+    findings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheVerdict:
+    status: str
+    similarity: float | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    logical_model: str
+    deployment: str
+    provider: str
+    upstream_model: str
+    reason: str
+    fallbacks: list[str] = field(default_factory=list)
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageTiming:
+    stage: str
+    started_at_us: int
+    ended_at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.RequestEvent"
+    request_id: str
+    reply_to: str
+    source: str
+    received_at_us: int
+    deadline_at_us: int
+    caller: Caller
+    request: ChatRequest
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StageEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.StageEvent"
+    stage: str
+    envelope: RequestEvent
+    input_guard: GuardVerdict | None = None
+    cache: CacheVerdict | None = None
+    route: RouteDecision | None = None
+    response: ChatResponse | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    timings: list[StageTiming] = field(default_factory=list)
+    streamed_chunks: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.ChunkEvent"
+    request_id: str
+    seq: int
+    deployment: str
+    content: str = ""
+    tool_calls_json: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.ReplyEvent"
+    request_id: str
+    logical_model: str
+    response: ChatResponse | None = None
+    error: ErrorInfo | None = None
+    deployment: str = ""
+    cache_hit: bool = False
+    gateway_us: int = 0
+    upstream_us: int = 0
+    chunks_sent: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.AttemptEvent"
+    request_id: str
+    caller: Caller
+    logical_model: str
+    attempt_no: int
+    attempt: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.UsageEvent"
+    request_id: str
+    caller: Caller
+    at_us: int
+    logical_model: str
+    deployment: str
+    upstream_model: str
+    usage: Usage
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    AVRO_NAME: ClassVar[str] = "turnout.RequestRecord"
+    request_id: str
+    caller: Caller
+    source: str
+    received_at_us: int
+    finished_at_us: int
+    logical_model: str
+    status: int
+    usage: Usage
+    total_us: int
+    deployment: str = ""
+    upstream_model: str = ""
+    provider: str = ""
+    stream: bool = False
+    error_class: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    cost_usd: float = 0.0
+    upstream_us: int = 0
+    ttft_us: int | None = None
+    cache_hit: bool = False
+    guard_action: str = "pass"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    AVRO_NAME: ClassVar[str] = "turnout.DeadLetter"
+    topic: str
+    partition: int
+    offset: int
+    value: bytes
+    reason: str
+    stage: str
+    at_us: int
+    key: bytes | None = None
+
+
+EVENT_TYPES: tuple[type, ...] = (
+    RequestEvent,
+    StageEvent,
+    ChunkEvent,
+    ReplyEvent,
+    AttemptEvent,
+    UsageEvent,
+    RequestRecord,
+    DeadLetter,
+)

@@ -1,0 +1,1 @@
+"""Consumers that move events out of Kafka: the ClickHouse sink."""

@@ -1,0 +1,189 @@
+"""The ClickHouse sink: batches every event topic into ClickHouse, off the request path.
+
+Batches close by rows or by time. Offsets are committed only after the insert succeeded, so a
+crash or an unreachable ClickHouse re-reads what was not stored; the tables are ReplacingMergeTree
+on each event's key and every insert carries a deduplication token, so what is re-read is not
+counted twice. The default store is chDB (``chdb:///path``), which allows one process per path:
+the sink is that process, and it answers read-only queries for others on
+``http://127.0.0.1:<sink.query_port>/query`` (``turnout sql`` uses it). With a ClickHouse server
+(``clickhouse.dsn: http://...``) the same code writes to the server and analysts use their tools.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import clickhouse_connect
+import orjson
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from schemas.codec import EventCodec, UndecodableEvent
+from schemas.config import TurnoutConfig
+from sinks.migrate import migrate
+from sinks.rows import TABLE_COLUMNS, row_for
+from streams.topics import TopicNames
+
+__all__ = ["ClickHouseSink", "QueryResult", "open_clickhouse", "serve_queries"]
+
+log = logging.getLogger(__name__)
+
+
+def open_clickhouse(dsn: str, database: str) -> Any:
+    """A clickhouse-connect client for a chdb:// path or a server URL, migrated."""
+    client = clickhouse_connect.get_client(dsn=dsn)
+    migrate(client, database)
+    return client
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class _Batch:
+    rows: dict[str, list[list[Any]]] = field(default_factory=lambda: defaultdict(list))
+    offsets: dict[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    opened_at: float = 0.0
+    count: int = 0
+
+    def add(self, table: str, row: list[Any], topic: str, partition: int, offset: int) -> None:
+        if self.count == 0:
+            self.opened_at = time.monotonic()
+        self.rows[table].append(row)
+        first, _ = self.offsets.get((topic, partition), (offset, offset))
+        self.offsets[(topic, partition)] = (first, offset)
+        self.count += 1
+
+    def token(self, table: str) -> str:
+        spans = ",".join(f"{t}:{p}:{a}-{b}" for (t, p), (a, b) in sorted(self.offsets.items()))
+        return f"{table}|{spans}"
+
+
+class ClickHouseSink:
+    def __init__(self, config: TurnoutConfig, client: Any | None = None) -> None:
+        self.config = config
+        self.database = config.clickhouse.database
+        self.topics = TopicNames(config.kafka.topic_prefix)
+        self.client = client or open_clickhouse(config.clickhouse.dsn, self.database)
+        self._lock = threading.Lock()
+        self._codec = EventCodec()
+        self._stop = threading.Event()
+        self.rows_written = 0
+        self.skipped = 0
+
+    def query(self, sql: str, readonly: bool = True) -> QueryResult:
+        with self._lock:
+            result = self.client.query(sql, settings={"readonly": 1} if readonly else None)
+        return QueryResult(list(result.column_names), [list(r) for r in result.result_rows])
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        """Consume and store until ``stop()``."""
+        sink = self.config.sink
+        consumer = Consumer({
+            "bootstrap.servers": self.config.kafka.bootstrap,
+            "group.id": f"{self.config.kafka.topic_prefix}-clickhouse-sink",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 50,
+            "session.timeout.ms": self.config.kafka.session_timeout_ms,
+        })
+        consumer.subscribe(list(self.topics.event_topics))
+        batch = _Batch()
+        try:
+            while not self._stop.is_set():
+                msg = consumer.poll(0.05)
+                if msg is not None and not msg.error():
+                    self._add(batch, msg)
+                elif msg is not None and msg.error().code() != KafkaError._PARTITION_EOF:
+                    log.warning("sink consumer: %s", msg.error().str())
+                due = batch.count and (time.monotonic() - batch.opened_at) * 1000 >= sink.batch_ms
+                if batch.count >= sink.batch_rows or due:
+                    self._flush(batch, consumer)
+                    batch = _Batch()
+            if batch.count:
+                self._flush(batch, consumer)
+        finally:
+            consumer.close()
+
+    def _add(self, batch: _Batch, msg: Any) -> None:
+        try:
+            event = self._codec.decode(msg.value())
+        except UndecodableEvent as exc:
+            self.skipped += 1
+            log.warning("sink skips %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+            return
+        found = row_for(event)
+        if found is not None:
+            batch.add(found[0], found[1], msg.topic(), msg.partition(), msg.offset())
+
+    def _flush(self, batch: _Batch, consumer: Consumer) -> None:
+        delay = 0.2
+        while True:
+            try:
+                self._insert(batch)
+                break
+            except Exception as exc:  # ClickHouse down: keep the batch, keep the offsets, retry
+                if self._stop.is_set():
+                    raise
+                log.warning("insert into ClickHouse failed (%s); retrying in %.1f s", exc, delay)
+                consumer.pause(consumer.assignment())
+                self._stop.wait(delay)
+                consumer.poll(0)
+                delay = min(delay * 2, 5.0)
+        consumer.resume(consumer.assignment())
+        commits = [TopicPartition(t, p, last + 1) for (t, p), (_, last) in batch.offsets.items()]
+        if commits:
+            consumer.commit(offsets=commits, asynchronous=False)
+
+    def _insert(self, batch: _Batch) -> None:
+        with self._lock:
+            for table, rows in batch.rows.items():
+                self.client.insert(f"{self.database}.{table}", rows, column_names=TABLE_COLUMNS[table],
+                                   settings={"insert_deduplication_token": batch.token(table)})
+                self.rows_written += len(rows)
+
+
+def serve_queries(sink: ClickHouseSink, host: str, port: int) -> ThreadingHTTPServer:
+    """Answer ``POST /query`` (the SQL as the body) with ``{"columns", "rows"}``, read-only."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            if self.path != "/query":
+                self._send(404, {"error": "unknown path"})
+                return
+            sql = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
+            try:
+                result = sink.query(sql)
+            except Exception as exc:
+                self._send(400, {"error": str(exc)})
+                return
+            self._send(200, {"columns": result.columns, "rows": result.rows, "rows_written": sink.rows_written})
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._send(200, {"status": "ok", "rows_written": sink.rows_written})
+
+        def _send(self, status: int, body: Any) -> None:
+            data = orjson.dumps(body, default=str)
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="turnout-sink-queries", daemon=True).start()
+    return server

@@ -1,0 +1,1 @@
+"""The Faust app and its stages: input guard -> cache -> route -> invoke -> output guard."""

@@ -1,0 +1,81 @@
+"""The thin agent around the pipeline: decode, run the stage(s), send on, and never crash.
+
+An event that does not decode goes to the dead-letter topic with the reason; the agent moves on.
+Each agent awaits the broker's ack of what it sends before it takes the next event, so the
+offset Faust commits is never ahead of the output (a crash replays; it does not lose).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+from typing import Any
+
+from schemas.codec import EventCodec, UndecodableEvent
+from schemas.events import DeadLetter, RequestEvent, StageEvent
+from streams.emitter import Emitter
+from streams.invoker import now_us
+from streams.pipeline import Pipeline, entering
+from streams.stages.answer import Answer
+from streams.topics import TopicNames
+from streams.topology import AgentSpec
+
+__all__ = ["StageHandler"]
+
+log = logging.getLogger(__name__)
+
+
+class StageHandler:
+    """What one agent does with one message."""
+
+    def __init__(self, spec: AgentSpec, pipeline: Pipeline, emitter: Emitter, codec: EventCodec,
+                 topics: TopicNames) -> None:
+        self.spec = spec
+        self._pipeline = pipeline
+        self._emitter = emitter
+        self._codec = codec
+        self._topics = topics
+
+    async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
+        try:
+            event = self._decode(value)
+        except UndecodableEvent as exc:
+            await self._dead_letter(topic, partition, offset, key, value, str(exc))
+            return
+        if len(self.spec.stages) > 1:
+            result: StageEvent | Answer = await self._pipeline.run_from(self.spec.stages[0], event, self._emitter)
+        else:
+            result = await self._pipeline.run_stage(self.spec.stages[0], event, self._emitter)
+        await self._send_on(result)
+
+    def _decode(self, value: bytes) -> StageEvent:
+        event = self._codec.decode(value)
+        if self.spec.reads_requests:
+            if not isinstance(event, RequestEvent):
+                raise UndecodableEvent(f"expected RequestEvent, got {type(event).__name__}")
+            return entering(event)
+        if not isinstance(event, StageEvent):
+            raise UndecodableEvent(f"expected StageEvent, got {type(event).__name__}")
+        return event
+
+    async def _send_on(self, result: StageEvent | Answer) -> None:
+        acks: list[Awaitable[Any]]
+        if isinstance(result, Answer):
+            request_id = result.reply.request_id
+            acks = [
+                await self._emitter.send(result.reply_to, request_id, result.reply),
+                await self._emitter.send(self._topics.records, request_id, result.record),
+            ]
+        else:
+            assert self.spec.output_topic is not None
+            acks = [await self._emitter.send(self.spec.output_topic, result.envelope.request_id, result)]
+        for ack in acks:
+            await ack
+
+    async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes,
+                           reason: str) -> None:
+        log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, reason)
+        letter = DeadLetter(topic=topic, partition=partition, offset=offset, value=value, reason=reason,
+                            stage=self.spec.name, at_us=now_us(), key=key)
+        ack = await self._emitter.send(self._topics.dead_letters, f"{topic}:{partition}:{offset}", letter)
+        await ack

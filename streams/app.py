@@ -1,0 +1,94 @@
+"""The Faust app: built from the config, with one agent per entry of the topology.
+
+    turnout worker --config config/turnout.yaml
+
+runs one worker; run two or more (and two or more partitions) to use more than one core.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from schemas.codec import EventCodec
+from schemas.config import TurnoutConfig
+from streams.agents import StageHandler
+from streams.emitter import FaustEmitter
+from streams.invoker import Invoker
+from streams.kafka_transport import LowLatencyTransport
+from streams.pipeline import Pipeline
+from streams.providers.transport import ProviderTransport
+from streams.topics import TopicNames
+from streams.topology import agent_specs
+
+__all__ = ["TurnoutApp", "build_app"]
+
+log = logging.getLogger(__name__)
+
+
+class TurnoutApp(faust.App):
+    """faust.App with the low-latency consumer transport."""
+
+    fetch_max_wait_ms: int = 5
+
+    def _new_transport(self) -> Any:
+        return LowLatencyTransport(self.conf.broker_consumer, self)
+
+
+def build_app(config: TurnoutConfig) -> TurnoutApp:
+    kafka = config.kafka
+    web_port = config.topology.web_port
+    session_s = kafka.session_timeout_ms / 1000
+    app = TurnoutApp(
+        kafka.consumer_group,
+        broker=f"kafka://{kafka.bootstrap}",
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=1,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session_s,
+        broker_heartbeat_interval=max(0.3, session_s / 6),
+        broker_request_timeout=max(30.0, session_s * 2),
+        broker_commit_interval=0.5,
+        stream_wait_empty=False,
+        producer_linger=0.0,
+        web_enabled=web_port is not None,
+        web_port=web_port or 6066,
+        web_bind="127.0.0.1",
+        web_host="127.0.0.1",
+    )
+    app.fetch_max_wait_ms = kafka.fetch_max_wait_ms
+    topics = TopicNames(kafka.topic_prefix)
+    codec = EventCodec()
+    transport = ProviderTransport(dict(config.providers))
+    pipeline = Pipeline(config, Invoker(config, transport, topics))
+    emitter = FaustEmitter(app.producer, codec)
+
+    def raw_topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, partitions=kafka.partitions)
+
+    for spec in agent_specs(config.topology, topics):
+        handler = StageHandler(spec, pipeline, emitter, codec, topics)
+        app.agent(raw_topic(spec.input_topic), name=f"turnout.{spec.name}", concurrency=spec.concurrency)(
+            _agent_body(handler)
+        )
+
+    return app
+
+
+def _agent_body(handler: StageHandler) -> Any:
+    async def agent(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                await handler.handle(message.topic, message.partition, message.offset, message.key, message.value)
+            except Exception:  # the handler answers errors itself; this is the last line of defence
+                log.exception("agent %s failed on %s[%d]@%d", handler.spec.name, message.topic,
+                              message.partition, message.offset)
+
+    agent.__name__ = f"turnout_{handler.spec.name}"
+    return agent

@@ -1,0 +1,28 @@
+"""Where stages send events. The Faust agents use ``FaustEmitter``; tests can pass their own."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, Protocol
+
+from schemas.codec import EventCodec
+
+__all__ = ["Emitter", "FaustEmitter"]
+
+
+class Emitter(Protocol):
+    async def send(self, topic: str, key: str, event: Any) -> Awaitable[Any]:
+        """Queue ``event`` for ``topic``; await the result to wait for the broker's ack."""
+
+
+class FaustEmitter:
+    """Sends encoded events through the Faust app's producer (one producer per worker)."""
+
+    def __init__(self, producer: Any, codec: EventCodec) -> None:
+        self._producer = producer
+        self._codec = codec
+
+    async def send(self, topic: str, key: str, event: Any) -> Awaitable[Any]:
+        value = self._codec.encode(event)
+        fut: Awaitable[Any] = await self._producer.send(topic, key.encode(), value, None, None, None)
+        return fut

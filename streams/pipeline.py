@@ -1,0 +1,90 @@
+"""Runs the stage cores on events. The agents (``streams.agents``) only move events between topics
+and call ``Pipeline.run_stage``; the fused layout calls ``Pipeline.run_from`` to run them all.
+
+A stage returns the event for the next stage, or an ``Answer`` that ends the request early (an
+error, a block, a cache hit). A failing stage never raises: its error becomes the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from schemas.config import TurnoutConfig
+from schemas.errors import GatewayTimeout, TurnoutError
+from schemas.events import RequestEvent, StageEvent, StageTiming
+from streams.emitter import Emitter
+from streams.invoker import Invoker, now_us
+from streams.stages.answer import Answer, finish
+from streams.stages.cache import check_cache
+from streams.stages.cost import cost_usd
+from streams.stages.input_guard import check_input
+from streams.stages.output_guard import check_output
+from streams.stages.route import decide_route
+from streams.topics import STAGE_ORDER
+
+__all__ = ["Pipeline", "StageResult", "entering"]
+
+log = logging.getLogger(__name__)
+
+StageResult = StageEvent | Answer
+
+
+def entering(request: RequestEvent) -> StageEvent:
+    """A request event as the first stage takes it."""
+    return StageEvent(stage="ingress", envelope=request)
+
+
+class Pipeline:
+    def __init__(self, config: TurnoutConfig, invoker: Invoker, clock: Callable[[], int] = now_us) -> None:
+        self._config = config
+        self._invoker = invoker
+        self._clock = clock
+
+    async def run_stage(self, stage: str, event: StageEvent, emitter: Emitter) -> StageResult:
+        started = self._clock()
+        if started >= event.envelope.deadline_at_us:
+            return finish(event, started, error=GatewayTimeout("The request's deadline passed.").to_info())
+        try:
+            result = await self._step(stage, event, emitter)
+        except TurnoutError as exc:
+            return finish(event, self._clock(), error=exc.to_info())
+        except Exception as exc:  # a bug in a stage must not kill the agent
+            log.exception("stage %s failed on request %s", stage, event.envelope.request_id)
+            return finish(event, self._clock(), error=TurnoutError(f"Internal error in stage {stage}.").to_info())
+        if isinstance(result, Answer):
+            return result
+        timing = StageTiming(stage=stage, started_at_us=started, ended_at_us=self._clock())
+        return replace(result, stage=stage, timings=[*result.timings, timing])
+
+    async def run_from(self, stage: str, event: StageEvent, emitter: Emitter) -> Answer:
+        """Run ``stage`` and every stage after it in this process (the fused layout)."""
+        result: StageResult = event
+        for name in STAGE_ORDER[STAGE_ORDER.index(stage) :]:
+            assert isinstance(result, StageEvent)
+            result = await self.run_stage(name, result, emitter)
+            if isinstance(result, Answer):
+                return result
+        raise AssertionError("the output guard always answers")
+
+    async def _step(self, stage: str, event: StageEvent, emitter: Emitter) -> StageResult:
+        if stage == "input_guard":
+            verdict = check_input(event)
+            return replace(event, input_guard=verdict)
+        if stage == "cache":
+            return replace(event, cache=check_cache(event))
+        if stage == "route":
+            return replace(event, route=decide_route(self._config, event))
+        if stage == "invoke":
+            outcome = await self._invoker.invoke(event, emitter)
+            if outcome.error is not None:
+                return finish(outcome.event, self._clock(), error=outcome.error.to_info())
+            return outcome.event
+        if stage == "output_guard":
+            assert event.response is not None and event.route is not None
+            verdict = check_output(event.response)
+            cost = cost_usd(event.response.usage, self._config.deployments[event.route.deployment])
+            return finish(event, self._clock(), response=event.response, cost_usd=cost,
+                          guard_action=verdict.action if verdict.action != "pass" else None)
+        raise ValueError(f"unknown stage {stage!r}")

@@ -1,0 +1,1 @@
+"""Provider adapters (pure translators) and the one module that talks to providers (transport)."""

@@ -1,0 +1,230 @@
+"""OpenAI chat completions, and the OpenAI-compatible servers (vLLM, Ollama, llama.cpp, Mistral).
+
+Written from OpenAI's API reference: ``POST {base_url}/chat/completions``; streams are Server-Sent
+Events of ``chat.completion.chunk`` objects ending with ``data: [DONE]``; with
+``stream_options.include_usage`` a last chunk with empty ``choices`` carries ``usage``. Turnout
+always asks for usage on streams, so streamed calls are costed from the provider's own count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from schemas.errors import (
+    ContextWindowExceeded,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderOverloaded,
+    ProviderRateLimited,
+    ProviderStreamBroken,
+    TurnoutError,
+)
+from schemas.events import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
+from streams.providers.base import HttpRequestSpec, StreamDelta, ToolCallDelta
+
+__all__ = ["OpenAIAdapter", "OpenAIStreamParser", "message_to_openai", "usage_from_openai"]
+
+# unified ChatRequest field -> OpenAI parameter; JSON-text fields are decoded on the way.
+_SCALAR_PARAMS: tuple[tuple[str, str], ...] = (
+    ("temperature", "temperature"),
+    ("top_p", "top_p"),
+    ("max_tokens", "max_tokens"),
+    ("seed", "seed"),
+    ("user", "user"),
+)
+_JSON_PARAMS: tuple[tuple[str, str], ...] = (
+    ("tools_json", "tools"),
+    ("tool_choice_json", "tool_choice"),
+    ("response_format_json", "response_format"),
+)
+
+
+def message_to_openai(message: ChatMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role}
+    if message.parts_json is not None:
+        out["content"] = orjson.loads(message.parts_json)
+    else:
+        out["content"] = message.content
+    if message.name is not None:
+        out["name"] = message.name
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    return out
+
+
+def usage_from_openai(data: dict[str, Any] | None) -> Usage:
+    if not data:
+        return Usage()
+    details = data.get("prompt_tokens_details") or {}
+    prompt = int(data.get("prompt_tokens") or 0)
+    completion = int(data.get("completion_tokens") or 0)
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=int(details.get("cached_tokens") or 0),
+        total_tokens=int(data.get("total_tokens") or prompt + completion),
+    )
+
+
+def _tool_calls_from_openai(items: list[dict[str, Any]] | None) -> list[ToolCall]:
+    return [
+        ToolCall(id=c.get("id", ""), name=c["function"]["name"], arguments=c["function"].get("arguments", ""))
+        for c in items or []
+        if c.get("type", "function") == "function"
+    ]
+
+
+class OpenAIAdapter:
+    kind = "openai"
+
+    def build_request(
+        self, request: ChatRequest, upstream_model: str, base_url: str, api_key: str | None
+    ) -> HttpRequestSpec:
+        body: dict[str, Any] = {}
+        if request.extra_json:
+            body.update(orjson.loads(request.extra_json))
+        body["model"] = upstream_model
+        body["messages"] = [message_to_openai(m) for m in request.messages]
+        for ours, theirs in _SCALAR_PARAMS:
+            value = getattr(request, ours)
+            if value is not None:
+                body[theirs] = value
+        for ours, theirs in _JSON_PARAMS:
+            value = getattr(request, ours)
+            if value is not None:
+                body[theirs] = orjson.loads(value)
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if request.stream:
+            headers["accept"] = "text/event-stream"
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        url = base_url.rstrip("/") + "/chat/completions"
+        return HttpRequestSpec("POST", url, headers, orjson.dumps(body))
+
+    def parse_response(self, body: bytes, upstream_model: str) -> ChatResponse:
+        try:
+            data = orjson.loads(body)
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            return ChatResponse(
+                id=str(data.get("id", "")),
+                content=message.get("content"),
+                tool_calls=_tool_calls_from_openai(message.get("tool_calls")),
+                finish_reason=choice.get("finish_reason") or "stop",
+                usage=usage_from_openai(data.get("usage")),
+                upstream_model=str(data.get("model") or upstream_model),
+                created=int(data.get("created") or 0),
+            )
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+            raise ProviderError(f"The provider sent a response Turnout cannot read: {exc}") from None
+
+    def parse_error(self, status: int, headers: dict[str, str], body: bytes) -> TurnoutError:
+        return classify_openai_error(status, headers, body)
+
+    def stream_parser(self) -> OpenAIStreamParser:
+        return OpenAIStreamParser()
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def classify_openai_error(status: int, headers: dict[str, str], body: bytes) -> TurnoutError:
+    """A typed error from the status and OpenAI's structured error body (``error.code/type``)."""
+    try:
+        err = orjson.loads(body).get("error") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        err = {}
+    if not isinstance(err, dict):
+        err = {}
+    message = str(err.get("message") or f"The provider answered HTTP {status}.")
+    code = err.get("code")
+    if code == "context_length_exceeded":
+        return ContextWindowExceeded(message, param=err.get("param"))
+    if status == 429:
+        return ProviderRateLimited(message, retry_after_s=_retry_after(headers))
+    if status in (401, 403):
+        return ProviderAuthError("The provider refused the gateway's credentials.")
+    if status in (400, 404, 422):
+        return ProviderBadRequest(message, param=err.get("param"))
+    if status in (503, 529):
+        return ProviderOverloaded(message, retry_after_s=_retry_after(headers))
+    return ProviderError(message)
+
+
+class OpenAIStreamParser:
+    """Turns the bytes of an OpenAI SSE stream into deltas."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._done = False
+
+    def feed(self, data: bytes) -> list[StreamDelta]:
+        self._buffer += data
+        deltas: list[StreamDelta] = []
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            line = line.strip()
+            if not line.startswith(b"data:"):
+                continue  # comments, event names, blank separators
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                self._done = True
+                continue
+            delta = self._parse_event(payload)
+            if delta is not None:
+                deltas.append(delta)
+        return deltas
+
+    def close(self) -> None:
+        if not self._done:
+            raise ProviderStreamBroken("The provider's stream ended before [DONE].")
+
+    @staticmethod
+    def _parse_event(payload: bytes) -> StreamDelta | None:
+        try:
+            data = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            raise ProviderStreamBroken("The provider sent an unreadable stream event.") from None
+        if "error" in data:
+            err = data["error"] if isinstance(data["error"], dict) else {}
+            raise ProviderError(str(err.get("message") or "The provider's stream reported an error."))
+        usage = usage_from_openai(data["usage"]) if data.get("usage") else None
+        choices = data.get("choices") or []
+        if not choices:
+            return StreamDelta(usage=usage, response_id=data.get("id")) if usage else None
+        choice = choices[0]
+        delta = choice.get("delta") or {}
+        tool_calls = [
+            ToolCallDelta(
+                index=int(tc.get("index", 0)),
+                id=tc.get("id"),
+                name=(tc.get("function") or {}).get("name"),
+                arguments=(tc.get("function") or {}).get("arguments") or "",
+            )
+            for tc in delta.get("tool_calls") or []
+        ]
+        return StreamDelta(
+            content=delta.get("content") or "",
+            tool_calls=tool_calls,
+            finish_reason=choice.get("finish_reason"),
+            usage=usage,
+            response_id=data.get("id"),
+        )

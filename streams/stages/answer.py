@@ -1,0 +1,74 @@
+"""How a request ends: the reply for the client and the record for ClickHouse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.events import ChatResponse, ErrorInfo, ReplyEvent, RequestRecord, StageEvent, Usage
+
+__all__ = ["Answer", "finish"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A stage's final word on a request: the reply goes to ``reply_to``, the record to analytics."""
+
+    reply: ReplyEvent
+    record: RequestRecord
+    reply_to: str
+
+
+def finish(
+    event: StageEvent,
+    now_us: int,
+    *,
+    response: ChatResponse | None = None,
+    error: ErrorInfo | None = None,
+    cost_usd: float = 0.0,
+    guard_action: str | None = None,
+) -> Answer:
+    """The answer to ``event``: exactly one of ``response`` and ``error``."""
+    if (response is None) == (error is None):
+        raise ValueError("give exactly one of response and error")
+    envelope = event.envelope
+    route = event.route
+    upstream_us = sum(a.latency_us for a in event.attempts)
+    total_us = max(0, now_us - envelope.received_at_us)
+    ttft = next((a.ttft_us for a in reversed(event.attempts) if a.ok and a.ttft_us is not None), None)
+    cache_hit = event.cache is not None and event.cache.status == "hit"
+    if guard_action is None:
+        guard_action = event.input_guard.action if event.input_guard else "pass"
+    reply = ReplyEvent(
+        request_id=envelope.request_id,
+        logical_model=envelope.request.model,
+        response=response,
+        error=error,
+        deployment=route.deployment if route else "",
+        cache_hit=cache_hit,
+        gateway_us=max(0, total_us - upstream_us),
+        upstream_us=upstream_us,
+        chunks_sent=event.streamed_chunks or 0,
+    )
+    record = RequestRecord(
+        request_id=envelope.request_id,
+        caller=envelope.caller,
+        source=envelope.source,
+        received_at_us=envelope.received_at_us,
+        finished_at_us=now_us,
+        logical_model=envelope.request.model,
+        status=200 if error is None else error.status,
+        usage=response.usage if response is not None else Usage(),
+        total_us=total_us,
+        deployment=route.deployment if route else "",
+        upstream_model=route.upstream_model if route else "",
+        provider=route.provider if route else "",
+        stream=envelope.request.stream,
+        error_class=error.error_class if error is not None else None,
+        attempts=list(event.attempts),
+        cost_usd=cost_usd,
+        upstream_us=upstream_us,
+        ttft_us=ttft,
+        cache_hit=cache_hit,
+        guard_action=guard_action,
+    )
+    return Answer(reply=reply, record=record, reply_to=envelope.reply_to)

@@ -1,0 +1,53 @@
+"""The names of Turnout's topics, derived from the config's topic prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["TopicNames", "STAGE_ORDER"]
+
+STAGE_ORDER: tuple[str, ...] = ("input_guard", "cache", "route", "invoke", "output_guard")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    prefix: str
+
+    @property
+    def requests(self) -> str:
+        """Request events from the ingress and Kafka-native clients: the input guard's input."""
+        return f"{self.prefix}.requests"
+
+    def stage_input(self, stage: str) -> str:
+        """The topic a stage reads in the split layout."""
+        if stage == STAGE_ORDER[0]:
+            return self.requests
+        previous = STAGE_ORDER[STAGE_ORDER.index(stage) - 1]
+        return f"{self.prefix}.stage.{previous}"
+
+    def stage_output(self, stage: str) -> str:
+        return f"{self.prefix}.stage.{stage}"
+
+    @property
+    def attempts(self) -> str:
+        return f"{self.prefix}.events.attempts"
+
+    @property
+    def usage(self) -> str:
+        return f"{self.prefix}.events.usage"
+
+    @property
+    def records(self) -> str:
+        """One RequestRecord per answered request: what the ClickHouse sink stores."""
+        return f"{self.prefix}.events.requests"
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.prefix}.dlq"
+
+    def replies(self, instance_id: str) -> str:
+        return f"{self.prefix}.replies.{instance_id}"
+
+    @property
+    def event_topics(self) -> tuple[str, ...]:
+        return (self.records, self.attempts, self.usage)

@@ -1,0 +1,47 @@
+"""Which agents run which stages, on which topics: the one place the pipeline is wired.
+
+split: one agent per stage, each reading the previous stage's topic (five hops, each stage scales
+       and fails on its own).
+fused: one agent runs every stage in-process (one hop, lowest latency). The stage code is the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.config import TopologyConfig
+from streams.topics import STAGE_ORDER, TopicNames
+
+__all__ = ["AgentSpec", "agent_specs"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    name: str
+    input_topic: str
+    stages: tuple[str, ...]
+    output_topic: str | None
+    concurrency: int
+
+    @property
+    def reads_requests(self) -> bool:
+        return self.stages[0] == STAGE_ORDER[0]
+
+
+def agent_specs(topology: TopologyConfig, topics: TopicNames) -> list[AgentSpec]:
+    if topology.layout == "fused":
+        return [AgentSpec("pipeline", topics.requests, STAGE_ORDER, None, topology.concurrency)]
+    specs = []
+    for i, stage in enumerate(STAGE_ORDER):
+        last = i == len(STAGE_ORDER) - 1
+        specs.append(
+            AgentSpec(
+                name=stage,
+                input_topic=topics.stage_input(stage),
+                stages=(stage,),
+                output_topic=None if last else topics.stage_output(stage),
+                # only invoke waits on the network; the others are CPU-bound and keep order.
+                concurrency=topology.concurrency if stage == "invoke" else 1,
+            )
+        )
+    return specs

@@ -1,0 +1,190 @@
+"""The ``turnout`` command.
+
+    turnout gateway  --config FILE        the HTTP ingress
+    turnout worker   --config FILE        one Faust worker running the stages
+    turnout sink     --config FILE        the ClickHouse sink (and its query port)
+    turnout simulate --port 18080         the provider simulator
+    turnout run      --config FILE        gateway, workers and sink together, in the foreground
+    turnout demo     --config FILE        the stack, a few dozen requests, a summary; then stops
+    turnout sql      --config FILE "SQL"  query ClickHouse (through the sink when it runs)
+    turnout hash-key SECRET               the SHA-256 to put in a virtual key's key_sha256
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from schemas.config import ConfigError, TurnoutConfig, hash_key, load_config
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = "config/turnout.yaml"
+
+
+def _config(args: argparse.Namespace) -> TurnoutConfig:
+    config = load_config(args.config)
+    overrides = {}
+    if getattr(args, "layout", None):
+        overrides["topology"] = config.topology.model_copy(update={"layout": args.layout})
+    return config.model_copy(update=overrides) if overrides else config
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ingress.app import build_ingress
+    from streams.topics import TopicNames
+    from turnout.client import TurnoutClient
+
+    config = _config(args)
+    client = TurnoutClient(config.kafka.bootstrap, TopicNames(config.kafka.topic_prefix),
+                           instance_id=config.gateway.instance_id)
+    app = build_ingress(config, client)
+    port = args.port if args.port is not None else config.gateway.port
+    print(f"turnout gateway on http://{config.gateway.host}:{port}/v1", flush=True)
+    uvicorn.run(app, host=config.gateway.host, port=port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools" if _has("httptools") else "h11")
+    return 0
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from streams.app import build_app
+
+    from streams.topics import TopicNames
+    from turnout.kafka_admin import all_topics, ensure_topics
+
+    config = _config(args)
+    ensure_topics(config.kafka.bootstrap, all_topics(TopicNames(config.kafka.topic_prefix)), config.kafka.partitions)
+    app = build_app(config)
+    worker = Worker(app, loglevel=args.log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    from sinks.clickhouse import ClickHouseSink, serve_queries
+
+    from streams.topics import TopicNames
+    from turnout.kafka_admin import all_topics, ensure_topics
+
+    config = _config(args)
+    ensure_topics(config.kafka.bootstrap, all_topics(TopicNames(config.kafka.topic_prefix)), config.kafka.partitions)
+    sink = ClickHouseSink(config)
+    server = serve_queries(sink, config.sink.query_host, config.sink.query_port)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sink.stop())
+    print(f"turnout sink writing to {config.clickhouse.dsn}; queries on "
+          f"http://{config.sink.query_host}:{server.server_port}/query", flush=True)
+    sink.run()
+    server.shutdown()
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulator.server import main as simulate
+
+    return simulate(["--host", args.host, "--port", str(args.port)])
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from turnout.analytics import run_sql
+
+    result = run_sql(_config(args), args.sql)
+    print("\t".join(result.columns))
+    for row in result.rows:
+        print("\t".join(str(v) for v in row))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from turnout.stack import Stack
+
+    config = _config(args)
+    stack = Stack(args.config, config, workers=args.workers, layout=args.layout, simulator=args.simulator)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with stack:
+        stack.wait_ready()
+        print(f"turnout is up: base URL {stack.base_url}  (Ctrl-C stops it)", flush=True)
+        while not stop.is_set() and stack.all_alive():
+            stop.wait(0.5)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from turnout.demo import run_demo
+
+    return asyncio.run(run_demo(args.config, _config(args), requests=args.requests, workers=args.workers))
+
+
+def cmd_hash_key(args: argparse.Namespace) -> int:
+    print(hash_key(args.secret))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="turnout", description="Turnout, an AI gateway on Kafka.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(name: str, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--config", default=DEFAULT_CONFIG, type=Path)
+        return p
+
+    p = with_config("gateway", "run the HTTP ingress")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_gateway)
+    p = with_config("worker", "run one Faust worker")
+    p.add_argument("--layout", choices=["split", "fused"])
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_worker)
+    with_config("sink", "run the ClickHouse sink").set_defaults(func=cmd_sink)
+    p = sub.add_parser("simulate", help="run the provider simulator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=18080)
+    p.set_defaults(func=cmd_simulate)
+    p = with_config("sql", "query ClickHouse")
+    p.add_argument("sql")
+    p.set_defaults(func=cmd_sql)
+    p = with_config("run", "run gateway, workers and sink in the foreground")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--layout", choices=["split", "fused"])
+    p.add_argument("--simulator", action="store_true", help="also start the provider simulator")
+    p.set_defaults(func=cmd_run)
+    p = with_config("demo", "send sample requests through the stack and print a summary")
+    p.add_argument("--requests", type=int, default=40)
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("hash-key", help="print the SHA-256 of a virtual key")
+    p.add_argument("secret")
+    p.set_defaults(func=cmd_hash_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""The Kafka-native client: produce request events, consume replies, no HTTP in between.
+
+Batch and async workloads use it to send thousands of requests through the same stages, limits and
+logging as HTTP traffic; the ingress uses it too. Each client owns a reply topic
+(``<prefix>.replies.<instance_id>``, one partition) that it creates on start and deletes on stop.
+At most ``max_in_flight`` requests are outstanding at once: ``submit`` waits for room
+(backpressure) rather than piling requests onto the broker.
+
+librdkafka (confluent-kafka) does the Kafka work: its delivery reports and the reply consumer run
+on two threads and hand results to the asyncio loop.
+
+    async with TurnoutClient("127.0.0.1:19092", TopicNames("turnout")) as client:
+        reply = await client.complete(ChatRequest(model="smart-chat", messages=[...]), caller)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas.codec import EventCodec, UndecodableEvent
+from schemas.errors import GatewayTimeout, ServiceUnavailable
+from schemas.events import Caller, ChatRequest, ChunkEvent, ReplyEvent, RequestEvent
+from streams.topics import TopicNames
+
+__all__ = ["TurnoutClient", "ReplyStream"]
+
+log = logging.getLogger(__name__)
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(slots=True)
+class _Pending:
+    queue: asyncio.Queue[ChunkEvent | ReplyEvent]
+    next_seq: int = 0
+
+
+class ReplyStream:
+    """The events of one request as they arrive: chunk events, then exactly one reply event."""
+
+    def __init__(self, client: TurnoutClient, request_id: str, deadline_at_us: int) -> None:
+        self.request_id = request_id
+        self.deadline_at_us = deadline_at_us
+        self._client = client
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[ChunkEvent | ReplyEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[ChunkEvent | ReplyEvent]:
+        try:
+            while not self._done:
+                event = await self.next()
+                yield event
+        finally:
+            self.close()
+
+    async def next(self) -> ChunkEvent | ReplyEvent:
+        """The next event; a ``GatewayTimeout`` reply if the deadline passes first."""
+        pending = self._client._pending.get(self.request_id)
+        if pending is None or self._done:
+            raise RuntimeError("the reply stream is closed")
+        remaining = (self.deadline_at_us - _now_us()) / 1e6
+        try:
+            event = await asyncio.wait_for(pending.queue.get(), max(remaining, 0.0))
+        except TimeoutError:
+            event = ReplyEvent(request_id=self.request_id, logical_model="",
+                               error=GatewayTimeout("The gateway did not answer before the deadline.").to_info())
+        if isinstance(event, ReplyEvent):
+            self._done = True
+            self.close()
+        return event
+
+    async def reply(self) -> ReplyEvent:
+        """Wait for the final reply, dropping chunks."""
+        while True:
+            event = await self.next()
+            if isinstance(event, ReplyEvent):
+                return event
+
+    def close(self) -> None:
+        if self._client._pending.pop(self.request_id, None) is not None:
+            self._client._slots.release()
+
+
+class TurnoutClient:
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: TopicNames,
+        *,
+        instance_id: str | None = None,
+        max_in_flight: int = 1000,
+        produce_timeout_s: float = 5.0,
+        codec: EventCodec | None = None,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.instance_id = instance_id or uuid.uuid4().hex[:12]
+        self.topics = topics
+        self.reply_topic = topics.replies(self.instance_id)
+        self._bootstrap = bootstrap
+        self._codec = codec or EventCodec()
+        self._produce_timeout_s = produce_timeout_s
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._pending: dict[str, _Pending] = {}
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._producer = Producer({
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 1,
+            "acks": "all",
+            "enable.idempotence": True,
+            "message.timeout.ms": int(produce_timeout_s * 1000),
+            "socket.keepalive.enable": True,
+            **(producer_config or {}),
+        })
+        self._consumer: Consumer | None = None
+
+    async def __aenter__(self) -> TurnoutClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.stop()
+
+    async def start(self, timeout_s: float = 30.0) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._create_reply_topic, timeout_s)
+        self._consumer = Consumer({
+            "bootstrap.servers": self._bootstrap,
+            "group.id": f"turnout-client-{self.instance_id}",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 5,
+            "fetch.min.bytes": 1,
+        })
+        high = await asyncio.to_thread(self._end_offset, timeout_s)
+        self._consumer.assign([TopicPartition(self.reply_topic, 0, high if high >= 0 else OFFSET_END)])
+        for target in (self._poll_producer, self._poll_replies):
+            thread = threading.Thread(target=target, name=f"turnout-client-{target.__name__}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _end_offset(self, timeout_s: float) -> int:
+        """The reply topic's end offset, once its new partition has a leader."""
+        assert self._consumer is not None
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(self.reply_topic, 0), timeout=5)
+                return int(high)
+            except KafkaException as exc:
+                if time.monotonic() >= deadline:
+                    raise ServiceUnavailable(f"Kafka is unreachable: {exc.args[0].str()}") from None
+                time.sleep(0.1)
+
+    def _create_reply_topic(self, timeout_s: float) -> None:
+        admin = AdminClient({"bootstrap.servers": self._bootstrap})
+        topic = NewTopic(self.reply_topic, num_partitions=1, replication_factor=1,
+                         config={"retention.ms": str(6 * 3600 * 1000)})
+        futures = admin.create_topics([topic], operation_timeout=timeout_s, request_timeout=timeout_s)
+        try:
+            futures[self.reply_topic].result(timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise ServiceUnavailable(f"Kafka is unreachable: {exc.args[0].str()}") from None
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, 5)
+        await asyncio.to_thread(self._producer.flush, 2)
+        if self._consumer is not None:
+            self._consumer.close()
+        try:
+            AdminClient({"bootstrap.servers": self._bootstrap}).delete_topics([self.reply_topic])
+        except KafkaException:
+            log.warning("could not delete reply topic %s", self.reply_topic)
+
+    # -- sending ------------------------------------------------------------------------------
+    def new_request(self, request: ChatRequest, caller: Caller, *, timeout_s: float = 60.0,
+                    metadata: Mapping[str, str] | None = None, request_id: str | None = None,
+                    source: str = "kafka") -> RequestEvent:
+        now = _now_us()
+        return RequestEvent(
+            request_id=request_id or uuid.uuid4().hex,
+            reply_to=self.reply_topic,
+            source=source,
+            received_at_us=now,
+            deadline_at_us=now + int(timeout_s * 1e6),
+            caller=caller,
+            request=request,
+            metadata=dict(metadata or {}),
+        )
+
+    async def submit(self, event: RequestEvent) -> ReplyStream:
+        """Produce ``event`` (waiting for room, then for the broker's ack) and return its replies."""
+        await self._slots.acquire()
+        self._pending[event.request_id] = _Pending(asyncio.Queue())
+        stream = ReplyStream(self, event.request_id, event.deadline_at_us)
+        try:
+            await self._produce(self.topics.requests, event.request_id, self._codec.encode(event))
+        except BaseException:
+            stream.close()
+            raise
+        return stream
+
+    async def complete(self, request: ChatRequest, caller: Caller, *, timeout_s: float = 60.0,
+                       metadata: Mapping[str, str] | None = None) -> ReplyEvent:
+        stream = await self.submit(self.new_request(request, caller, timeout_s=timeout_s, metadata=metadata))
+        return await stream.reply()
+
+    async def _produce(self, topic: str, key: str, value: bytes) -> None:
+        assert self._loop is not None, "start() the client first"
+        loop = self._loop
+        done: asyncio.Future[None] = loop.create_future()
+
+        def on_delivery(err: KafkaError | None, _msg: Any) -> None:
+            loop.call_soon_threadsafe(_settle, done, err)
+
+        try:
+            self._producer.produce(topic, value=value, key=key.encode(), on_delivery=on_delivery)
+        except BufferError:
+            raise ServiceUnavailable("The gateway's Kafka producer queue is full; try again.") from None
+        except KafkaException as exc:
+            raise ServiceUnavailable(f"Kafka refused the request: {exc.args[0].str()}") from None
+        await done
+
+    # -- threads -------------------------------------------------------------------------------
+    def _poll_producer(self) -> None:
+        while not self._stopping.is_set():
+            self._producer.poll(0.05)
+
+    def _poll_replies(self) -> None:
+        assert self._consumer is not None and self._loop is not None
+        while not self._stopping.is_set():
+            msg = self._consumer.poll(0.05)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() != KafkaError._PARTITION_EOF:
+                    log.warning("reply consumer: %s", msg.error().str())
+                continue
+            try:
+                event = self._codec.decode(msg.value())
+            except UndecodableEvent as exc:
+                log.warning("dropping an undecodable reply on %s: %s", self.reply_topic, exc)
+                continue
+            if isinstance(event, ReplyEvent | ChunkEvent):
+                self._loop.call_soon_threadsafe(self._deliver, event)
+
+    def _deliver(self, event: ChunkEvent | ReplyEvent) -> None:
+        pending = self._pending.get(event.request_id)
+        if pending is None:
+            return  # answered already (a replay after a crash), or given up on
+        if isinstance(event, ChunkEvent):
+            if event.seq < pending.next_seq:
+                return  # a replayed chunk
+            pending.next_seq = event.seq + 1
+        pending.queue.put_nowait(event)
+
+
+def _settle(done: asyncio.Future[None], err: KafkaError | None) -> None:
+    if done.done():
+        return
+    if err is None:
+        done.set_result(None)
+    else:
+        done.set_exception(ServiceUnavailable(f"Kafka did not take the request: {err.str()}"))

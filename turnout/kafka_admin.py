@@ -1,0 +1,58 @@
+"""Creates Turnout's topics before anything subscribes to them.
+
+Faust does not create the topics its agents read, and a consumer subscribed to a missing topic is
+only assigned it after a metadata refresh (minutes): so every process calls ``ensure_topics``
+first, and waits until each partition has a leader.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas.errors import ServiceUnavailable
+from streams.topics import STAGE_ORDER, TopicNames
+
+__all__ = ["all_topics", "ensure_topics"]
+
+
+def all_topics(topics: TopicNames) -> list[str]:
+    names = [topics.requests, *(topics.stage_output(s) for s in STAGE_ORDER[:-1])]
+    return [*names, *topics.event_topics, topics.dead_letters]
+
+
+def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout_s: float = 60.0) -> None:
+    """Create the missing ones; return once all exist with a leader for every partition."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    wanted = list(names)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            existing = admin.list_topics(timeout=5).topics
+        except KafkaException as exc:
+            if time.monotonic() >= deadline:
+                raise ServiceUnavailable(f"Kafka is unreachable: {exc.args[0].str()}") from None
+            time.sleep(0.2)
+            continue
+        missing = [n for n in wanted if n not in existing]
+        if not missing and all(
+            p.leader >= 0 for n in wanted for p in existing[n].partitions.values()
+        ) and all(existing[n].partitions for n in wanted):
+            return
+        if missing:
+            futures = admin.create_topics(
+                [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing],
+                operation_timeout=10,
+            )
+            for fut in futures.values():
+                try:
+                    fut.result(15)
+                except KafkaException as exc:
+                    if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                        raise
+        if time.monotonic() >= deadline:
+            raise ServiceUnavailable(f"Kafka topics {missing} not ready after {timeout_s} s")
+        time.sleep(0.1)

@@ -1,0 +1,138 @@
+"""Starts and stops Turnout's own processes: sink, workers, gateway (and the simulator).
+
+Used by ``turnout run``, ``turnout demo`` and the end-to-end tests, so all three run the stack the
+same way. Kafka and Redis are started separately (``scripts/services.sh up``). Each process logs to
+``<log_dir>/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import urlparse
+
+import httpx
+
+from schemas.config import TurnoutConfig
+
+__all__ = ["Stack", "wait_until"]
+
+
+def wait_until(check: object, timeout_s: float, what: str, interval_s: float = 0.1) -> None:
+    """Poll ``check()`` until it is true or ``timeout_s`` passes (then raise TimeoutError)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except (httpx.HTTPError, OSError):
+            pass
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{what} not ready after {timeout_s} s")
+        time.sleep(interval_s)
+
+
+class Stack:
+    def __init__(
+        self,
+        config_path: str | Path,
+        config: TurnoutConfig,
+        *,
+        workers: int = 2,
+        layout: str | None = None,
+        simulator: bool = False,
+        log_dir: str | Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.config_path = str(config_path)
+        self.config = config
+        self.workers = workers
+        self.layout = layout
+        self.simulator = simulator
+        self.log_dir = Path(log_dir or Path(config_path).resolve().parent.parent / ".run" / "logs")
+        self.env = {**os.environ, **(env or {})}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.config.gateway.host}:{self.config.gateway.port}/v1"
+
+    @property
+    def simulator_url(self) -> str:
+        first = next(iter(self.config.providers.values()))
+        parsed = urlparse(first.base_url)
+        return f"{parsed.scheme}://{parsed.netloc}"
+
+    @property
+    def sink_url(self) -> str:
+        return f"http://{self.config.sink.query_host}:{self.config.sink.query_port}"
+
+    def _spawn(self, name: str, *args: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "turnout.cli", *args], stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            start_new_session=True,
+        )
+        log.close()
+
+    def start_worker(self, index: int) -> None:
+        args = ["worker", "--config", self.config_path]
+        if self.layout:
+            args += ["--layout", self.layout]
+        self._spawn(f"worker-{index}", *args)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.processes.pop(name)
+        proc.send_signal(sig)
+        proc.wait(30)
+
+    def start(self) -> None:
+        if self.simulator:
+            port = urlparse(self.simulator_url).port or 18080
+            self._spawn("simulator", "simulate", "--port", str(port))
+        self._spawn("sink", "sink", "--config", self.config_path)
+        for i in range(self.workers):
+            self.start_worker(i)
+        self._spawn("gateway", "gateway", "--config", self.config_path)
+
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
+        checks = [("gateway", f"{self.base_url.removesuffix('/v1')}/healthz"), ("sink", self.sink_url)]
+        if self.simulator:
+            checks.append(("simulator", f"{self.simulator_url}/healthz"))
+        for name, url in checks:
+            def ok(url: str = url, name: str = name) -> bool:
+                if not self.all_alive():
+                    raise RuntimeError(f"a process exited while starting; see {self.log_dir}")
+                return httpx.get(url, timeout=2).status_code == 200
+
+            wait_until(ok, timeout_s, name)
+
+    def all_alive(self) -> bool:
+        return all(p.poll() is None for p in self.processes.values())
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc in self.processes.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.processes.clear()
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
