@@ -40,7 +40,7 @@ install_kafka() {
   command -v java >/dev/null || { log "JDK 17 (java) is required to run Kafka"; exit 1; }
   log "fetching Kafka $KAFKA_VERSION from Maven Central into $KAFKA_LIBS"
   mkdir -p "$KAFKA_LIBS.tmp"
-  mvn -q -B -f "$ROOT/services/kafka/pom.xml" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$ROOT/services/kafka/pom.xml" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$KAFKA_LIBS.tmp"
   rm -rf "$KAFKA_LIBS" && mv "$KAFKA_LIBS.tmp" "$KAFKA_LIBS"
 }
@@ -76,6 +76,7 @@ transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
 group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=1000
 log.retention.hours=24
 log.segment.bytes=67108864
 PROPS

@@ -38,13 +38,17 @@ class KnobError(ValueError):
 class Knobs:
     """Fault-injection and reply-shaping knobs; every field is optional.
 
-    - ``latency_ms``: delay before the response starts (before the first chunk).
+    - ``latency_ms``: delay before the response starts; for streams the
+      headers go out at once and the first chunk waits.
     - ``chunk_interval_ms``: delay between two stream chunks.
     - ``error_status``: answer this HTTP status with a provider-shaped error.
     - ``retry_after_s``: ``Retry-After`` sent with 429 (default 1) or any error.
-    - ``hang``: never answer; wait until the client goes away (capped).
-    - ``break_after_chunks``: send N chunks, then cut the connection.
-    - ``error_after_chunks``: send N chunks, then an in-stream error event.
+    - ``hang``: never answer; wait until the client goes away (capped by
+      ``SimulatorConfig.hang_cap_s``, then 504).
+    - ``break_after_chunks``: send N chunks, then cut the connection (no
+      terminator); a non-streamed body is cut halfway whatever N is.
+    - ``error_after_chunks``: send N chunks, then an in-stream error event and
+      end (streams only).
     - ``reply``: fixed reply text instead of the echo reply.
     - ``tool_arguments``: JSON string used as the tool call's arguments.
     - ``prompt_tokens`` / ``completion_tokens``: usage overrides.

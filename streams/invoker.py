@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from schemas.config import TurnoutConfig, provider_api_key
-from schemas.errors import TurnoutError
+from schemas.errors import GatewayTimeout, TurnoutError
 from schemas.events import (
     Attempt,
     AttemptEvent,
@@ -135,10 +135,17 @@ class Invoker:
                 spec = ADAPTERS[provider.kind].build_request(
                     event.envelope.request, deployment.model, provider.base_url, self._api_keys[deployment.provider]
                 )
-                if event.envelope.request.stream:
-                    response = await self._stream(event, deployment_name, spec, state, emitter, sent_chunks)
-                else:
-                    response = await self._call(deployment.provider, provider.kind, spec, deployment.model)
+                remaining_s = (event.envelope.deadline_at_us - started) / 1e6
+                if remaining_s <= 0:
+                    raise GatewayTimeout("The request's deadline passed before the provider answered.")
+                try:
+                    async with asyncio.timeout(remaining_s):
+                        if event.envelope.request.stream:
+                            response = await self._stream(event, deployment_name, spec, state, emitter, sent_chunks)
+                        else:
+                            response = await self._call(deployment.provider, provider.kind, spec, deployment.model)
+                except TimeoutError:
+                    raise GatewayTimeout("The request's deadline passed before the provider answered.") from None
             except TurnoutError as exc:
                 attempt = self._attempt(deployment_name, deployment.provider, started, exc, state.ttft_us)
                 attempts.append(attempt)

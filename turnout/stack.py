@@ -46,6 +46,8 @@ class Stack:
         workers: int = 2,
         layout: str | None = None,
         simulator: bool = False,
+        gateway: bool = True,
+        sink: bool = True,
         log_dir: str | Path | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
@@ -54,6 +56,8 @@ class Stack:
         self.workers = workers
         self.layout = layout
         self.simulator = simulator
+        self.gateway = gateway
+        self.sink = sink
         self.log_dir = Path(log_dir or Path(config_path).resolve().parent.parent / ".run" / "logs")
         self.env = {**os.environ, **(env or {})}
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -96,13 +100,19 @@ class Stack:
         if self.simulator:
             port = urlparse(self.simulator_url).port or 18080
             self._spawn("simulator", "simulate", "--port", str(port))
-        self._spawn("sink", "sink", "--config", self.config_path)
+        if self.sink:
+            self._spawn("sink", "sink", "--config", self.config_path)
         for i in range(self.workers):
             self.start_worker(i)
-        self._spawn("gateway", "gateway", "--config", self.config_path)
+        if self.gateway:
+            self._spawn("gateway", "gateway", "--config", self.config_path)
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
-        checks = [("gateway", f"{self.base_url.removesuffix('/v1')}/healthz"), ("sink", self.sink_url)]
+        checks = []
+        if self.gateway:
+            checks.append(("gateway", f"{self.base_url.removesuffix('/v1')}/healthz"))
+        if self.sink:
+            checks.append(("sink", self.sink_url))
         if self.simulator:
             checks.append(("simulator", f"{self.simulator_url}/healthz"))
         for name, url in checks:

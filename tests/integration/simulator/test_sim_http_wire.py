@@ -88,7 +88,7 @@ def test_streaming_with_include_usage(client: httpx.Client) -> None:
         (chunks[0]["id"], chunks[0]["created"], "m1", "chat.completion.chunk")
     }
     assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    content_chunks = [c for c in chunks[1:-2]]
+    content_chunks = chunks[1:-2]
     assert len(content_chunks) >= 3
     text = "".join(c["choices"][0]["delta"]["content"] for c in content_chunks)
     assert text == plain["choices"][0]["message"]["content"]

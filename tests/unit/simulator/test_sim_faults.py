@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 
 import pytest
 
@@ -68,4 +67,3 @@ def test_log_filter_drops_only_simulated_breaks() -> None:
     assert log_filter.filter(record_with(ExceptionGroup("g", [SimulatedBreakError(), ValueError()])))
     assert log_filter.filter(record_with(ValueError()))
     assert log_filter.filter(record_with(None))
-    assert sys.version_info >= (3, 11)

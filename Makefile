@@ -1,0 +1,41 @@
+# Turnout: `make demo` runs the whole thing once; `make test` runs every test.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+CONFIG ?= config/turnout.yaml
+
+.PHONY: venv up down demo run test test-fast lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+up: venv          ## Kafka (KRaft) and Redis on loopback, installed if missing
+	scripts/services.sh up
+
+down:
+	scripts/services.sh down
+
+demo: up          ## the stack, a few dozen requests through the openai SDK, a summary from ClickHouse
+	$(VENV)/bin/turnout demo --config $(CONFIG)
+
+run: up           ## the gateway stack in the foreground (with the provider simulator)
+	$(VENV)/bin/turnout run --config $(CONFIG) --simulator
+
+test: up lint     ## every test against the real services
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: venv   ## unit and contract tests only (no services)
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/contract
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy schemas ingress streams sinks turnout simulator
+
+clean: down
+	rm -rf .run

@@ -1,0 +1,98 @@
+"""Fixtures shared by the integration and e2e tests.
+
+Kafka and Redis are started by ``scripts/services.sh up`` (``make test`` does it). A test that
+needs them and cannot reach them fails: it is never skipped. Every test gets its own topic prefix,
+consumer group, ClickHouse path and ports, so tests do not see each other's events.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from schemas.config import TurnoutConfig, load_config
+from turnout.stack import wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA = os.environ.get("TURNOUT_TEST_KAFKA", "127.0.0.1:19092")
+REDIS = os.environ.get("TURNOUT_TEST_REDIS", "redis://127.0.0.1:16379/0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _reachable(host_port: str) -> bool:
+    host, port = host_port.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    if not _reachable(KAFKA):
+        pytest.fail(f"Kafka is not reachable at {KAFKA}: run scripts/services.sh up (make test does)")
+    return KAFKA
+
+
+@pytest.fixture(scope="session")
+def simulator_url() -> Iterator[str]:
+    """A provider simulator process on a free port, for the whole session."""
+    port = free_port()
+    log = open(ROOT / ".run" / f"test-simulator-{port}.log", "ab") if (ROOT / ".run").is_dir() else subprocess.DEVNULL
+    proc = subprocess.Popen([sys.executable, "-m", "turnout.cli", "simulate", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, 30, "simulator")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+ConfigFactory = Callable[..., tuple[Path, TurnoutConfig]]
+
+
+@pytest.fixture(scope="session")
+def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, simulator_url: str) -> ConfigFactory:
+    """Writes a test config (the example, with this test's topics, ports and paths) and loads it."""
+
+    def factory(**sections: dict[str, Any]) -> tuple[Path, TurnoutConfig]:
+        tmp_path = tmp_path_factory.mktemp("turnout")
+        data = yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text())
+        prefix = f"t{uuid.uuid4().hex[:10]}"
+        data["gateway"].update(port=free_port(), request_timeout_s=20)
+        data["kafka"].update(bootstrap=kafka_bootstrap, topic_prefix=prefix, consumer_group=f"{prefix}-stages",
+                             session_timeout_ms=3000)
+        data["redis"]["url"] = REDIS
+        data["clickhouse"]["dsn"] = f"chdb://{tmp_path / 'clickhouse'}"
+        data["sink"].update(query_port=free_port(), batch_ms=50)
+        data["providers"]["simulator"]["base_url"] = f"{simulator_url}/v1"
+        data["deployments"]["sim-slow"] = {"provider": "simulator", "model": "sim-slow-50",
+                                           "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}
+        data["deployments"]["sim-hang"] = {"provider": "simulator", "model": "sim-hang"}
+        data["models"]["slow-chat"] = {"deployments": ["sim-slow"]}
+        data["models"]["hang-chat"] = {"deployments": ["sim-hang"]}
+        for section, values in sections.items():
+            data.setdefault(section, {}).update(values)
+        path = tmp_path / "turnout.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path, load_config(path)
+
+    return factory
