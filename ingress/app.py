@@ -96,14 +96,25 @@ class Ingress:
             if not chat.stream:
                 return _json(completion_body(completion_id, chat.model, created, first.response), headers=headers)
         stream = self._sse(replies, first, completion_id, chat.model, created, chat.include_usage)
-        return StreamingResponse(stream, media_type="text/event-stream",
-                                 headers={**headers, "cache-control": "no-cache"})
+        return StreamingResponse(
+            stream, media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"}
+        )
 
-    async def _sse(self, replies: ReplyStream, first: ChunkEvent | ReplyEvent, completion_id: str, model: str,
-                   created: int, include_usage: bool) -> AsyncIterator[bytes]:
+    async def _sse(
+        self,
+        replies: ReplyStream,
+        first: ChunkEvent | ReplyEvent,
+        completion_id: str,
+        model: str,
+        created: int,
+        include_usage: bool,
+    ) -> AsyncIterator[bytes]:
         try:
-            yield sse(chunk_body(completion_id, model, created, {"role": "assistant", "content": ""},
-                                 include_usage=include_usage))
+            yield sse(
+                chunk_body(
+                    completion_id, model, created, {"role": "assistant", "content": ""}, include_usage=include_usage
+                )
+            )
             event = first
             while isinstance(event, ChunkEvent):
                 delta = chunk_delta(event)
@@ -116,13 +127,25 @@ class Ingress:
             assert event.response is not None
             if isinstance(first, ReplyEvent) and event.response.content:
                 # the whole reply arrived at once (no chunk events): send it as one delta
-                yield sse(chunk_body(completion_id, model, created, {"content": event.response.content},
-                                     include_usage=include_usage))
-            yield sse(chunk_body(completion_id, model, created, {}, event.response.finish_reason,
-                                 include_usage=include_usage))
+                yield sse(
+                    chunk_body(
+                        completion_id, model, created, {"content": event.response.content}, include_usage=include_usage
+                    )
+                )
+            yield sse(
+                chunk_body(completion_id, model, created, {}, event.response.finish_reason, include_usage=include_usage)
+            )
             if include_usage:
-                yield sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                           "model": model, "choices": [], "usage": usage_body(event.response.usage)})
+                yield sse(
+                    {
+                        "id": completion_id,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": model,
+                        "choices": [],
+                        "usage": usage_body(event.response.usage),
+                    }
+                )
             yield SSE_DONE
         finally:
             replies.close()
@@ -131,9 +154,12 @@ class Ingress:
         secret = bearer_token(request.headers.get("authorization"), request.headers.get("x-api-key"))
         _, key = self.keys.authenticate(secret)
         names = [m for m in self.config.models if key.models is None or m in key.models]
-        return _json({"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "turnout"} for name in names
-        ]})
+        return _json(
+            {
+                "object": "list",
+                "data": [{"id": name, "object": "model", "created": 0, "owned_by": "turnout"} for name in names],
+            }
+        )
 
 
 def _gateway_ms(reply: ReplyEvent, started: float) -> str:
@@ -170,12 +196,23 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
         return _json({"status": "ok"})
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return error_response(ErrorInfo(status=404, type="invalid_request_error",
-                                        message=f"Unknown path {request.url.path}.", code="unknown_url"))
+        return error_response(
+            ErrorInfo(
+                status=404,
+                type="invalid_request_error",
+                message=f"Unknown path {request.url.path}.",
+                code="unknown_url",
+            )
+        )
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return error_response(ErrorInfo(status=405, type="invalid_request_error",
-                                        message=f"Method {request.method} is not allowed on {request.url.path}."))
+        return error_response(
+            ErrorInfo(
+                status=405,
+                type="invalid_request_error",
+                message=f"Method {request.method} is not allowed on {request.url.path}.",
+            )
+        )
 
     routes = [
         Route("/v1/chat/completions", guarded(ingress.chat_completions), methods=["POST"]),

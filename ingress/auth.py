@@ -26,9 +26,6 @@ class KeyRing:
     def authenticate(self, secret: str | None, feature: str | None = None) -> tuple[Caller, VirtualKeyConfig]:
         key = self._by_hash.get(hash_key(secret)) if secret else None
         if key is None:
-            raise AuthenticationFailed(
-                "Incorrect API key provided." if secret else "You didn't provide an API key."
-            )
-        caller = Caller(tenant=key.tenant, team=key.team, user=key.user, tier=key.tier, key_id=key.id,
-                        feature=feature)
+            raise AuthenticationFailed("Incorrect API key provided." if secret else "You didn't provide an API key.")
+        caller = Caller(tenant=key.tenant, team=key.team, user=key.user, tier=key.tier, key_id=key.id, feature=feature)
         return caller, key

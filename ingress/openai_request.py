@@ -17,8 +17,20 @@ __all__ = ["parse_chat_request"]
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _MODELED = {
-    "model", "messages", "stream", "stream_options", "temperature", "top_p", "max_tokens",
-    "max_completion_tokens", "stop", "seed", "tools", "tool_choice", "response_format", "user",
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "seed",
+    "tools",
+    "tool_choice",
+    "response_format",
+    "user",
 }
 MAX_MESSAGES = 10_000
 
@@ -43,8 +55,9 @@ def _tool_calls(raw: Any, where: str) -> list[ToolCall]:
     for i, item in enumerate(raw):
         fn = item.get("function") if isinstance(item, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-            raise InvalidRequest(f"'{where}.tool_calls[{i}].function.name' is required.",
-                                 param=f"{where}.tool_calls[{i}]")
+            raise InvalidRequest(
+                f"'{where}.tool_calls[{i}].function.name' is required.", param=f"{where}.tool_calls[{i}]"
+            )
         calls.append(ToolCall(id=str(item.get("id", "")), name=fn["name"], arguments=str(fn.get("arguments", ""))))
     return calls
 
@@ -119,9 +132,10 @@ def parse_chat_request(body: Any) -> ChatRequest:
     n = _number(body, "n", 1, 1, integer=True)
     del n  # one choice per request; n > 1 is refused above
     tools = body.get("tools")
-    if tools is not None and (not isinstance(tools, list) or not all(
-        isinstance(t, dict) and isinstance((t.get("function") or {}).get("name"), str) for t in tools
-    )):
+    if tools is not None and (
+        not isinstance(tools, list)
+        or not all(isinstance(t, dict) and isinstance((t.get("function") or {}).get("name"), str) for t in tools)
+    ):
         raise InvalidRequest("'tools' must be an array of function tools, each with a name.", param="tools")
     extra = {k: v for k, v in body.items() if k not in _MODELED and k != "n"}
     user = body.get("user")

@@ -39,8 +39,14 @@ def completion_body(completion_id: str, model: str, created: int, response: Chat
     }
 
 
-def chunk_body(completion_id: str, model: str, created: int, delta: dict[str, Any],
-               finish_reason: str | None = None, include_usage: bool = False) -> dict[str, Any]:
+def chunk_body(
+    completion_id: str,
+    model: str,
+    created: int,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+    include_usage: bool = False,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": completion_id,
         "object": "chat.completion.chunk",
@@ -64,5 +70,3 @@ def chunk_delta(chunk: ChunkEvent) -> dict[str, Any]:
 
 def sse(body: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(body) + b"\n\n"
-
-

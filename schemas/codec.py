@@ -18,16 +18,16 @@ import struct
 import types
 import typing
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import fastavro
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 
 from schemas.events import EVENT_TYPES
 
-__all__ = ["EventCodec", "UndecodableEvent", "AVRO_DIR", "to_record", "from_record"]
+__all__ = ["AVRO_DIR", "EventCodec", "UndecodableEvent", "from_record", "to_record"]
 
 AVRO_DIR = Path(__file__).parent / "avro"
 MARKER = b"\xc3\x01"
@@ -49,17 +49,18 @@ def to_record(obj: Any) -> Any:
 
 def from_record(cls: type[T], data: Any) -> T:
     """The dataclass ``cls`` built from what fastavro read."""
-    return _decoder_for(cls)(data)  # type: ignore[no-any-return]
+    decoder: Callable[[Any], T] = _decoder_for(cast(Any, cls))
+    return decoder(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _decoder_for(tp: Any) -> Callable[[Any], Any]:
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
         plan = [(f.name, _decoder_for(hints[f.name])) for f in dataclasses.fields(tp)]
 
         def decode_dataclass(data: dict[str, Any]) -> Any:
-            return tp(**{name: dec(data[name]) for name, dec in plan if name in data})
+            return cast(Any, tp)(**{name: dec(data[name]) for name, dec in plan if name in data})
 
         return decode_dataclass
     origin = typing.get_origin(tp)
@@ -94,11 +95,11 @@ class EventCodec:
         self._readers: dict[bytes, tuple[Any, Any, type]] = {}
         for cls in event_types:
             name = cls.AVRO_NAME  # type: ignore[attr-defined]
-            schema = load_schema(avro_dir / f"{name}.avsc")
+            schema = load_schema(str(avro_dir / f"{name}.avsc"))
             self._writers[cls] = _Writer(schema, MARKER + _fingerprint(schema))
             self._readers[_fingerprint(schema)] = (schema, schema, cls)
             for old in sorted((avro_dir / "history").glob(f"{name}.v*.avsc")):
-                old_schema = load_schema(old)
+                old_schema = load_schema(str(old))
                 self._readers.setdefault(_fingerprint(old_schema), (old_schema, schema, cls))
 
     def encode(self, event: Any) -> bytes:

@@ -128,12 +128,12 @@ class VirtualKeyConfig(_Model):
 
 
 class TurnoutConfig(_Model):
-    gateway: GatewayConfig = GatewayConfig()
-    kafka: KafkaConfig = KafkaConfig()
-    redis: RedisConfig = RedisConfig()
-    clickhouse: ClickHouseConfig = ClickHouseConfig()
-    sink: SinkConfig = SinkConfig()
-    topology: TopologyConfig = TopologyConfig()
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
+    clickhouse: ClickHouseConfig = Field(default_factory=ClickHouseConfig)
+    sink: SinkConfig = Field(default_factory=SinkConfig)
+    topology: TopologyConfig = Field(default_factory=TopologyConfig)
     providers: dict[str, ProviderConfig]
     deployments: dict[str, DeploymentConfig]
     models: dict[str, LogicalModelConfig]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 __all__ = [
+    "EVENT_TYPES",
     "Attempt",
     "AttemptEvent",
     "CacheVerdict",
@@ -21,7 +22,6 @@ __all__ = [
     "ChunkEvent",
     "DeadLetter",
     "ErrorInfo",
-    "EVENT_TYPES",
     "GuardVerdict",
     "ReplyEvent",
     "RequestEvent",

@@ -21,7 +21,7 @@ from typing import Any
 
 import clickhouse_connect
 import orjson
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
@@ -90,23 +90,26 @@ class ClickHouseSink:
     def run(self) -> None:
         """Consume and store until ``stop()``."""
         sink = self.config.sink
-        consumer = Consumer({
-            "bootstrap.servers": self.config.kafka.bootstrap,
-            "group.id": f"{self.config.kafka.topic_prefix}-clickhouse-sink",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 50,
-            "session.timeout.ms": self.config.kafka.session_timeout_ms,
-        })
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.config.kafka.bootstrap,
+                "group.id": f"{self.config.kafka.topic_prefix}-clickhouse-sink",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": 50,
+                "session.timeout.ms": 30000,  # no hurry to rebalance the sink; a busy broker must not evict it
+            }
+        )
         consumer.subscribe(list(self.topics.event_topics))
         batch = _Batch()
         try:
             while not self._stop.is_set():
                 msg = consumer.poll(0.05)
-                if msg is not None and not msg.error():
+                err = msg.error() if msg is not None else None
+                if msg is not None and err is None:
                     self._add(batch, msg)
-                elif msg is not None and msg.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("sink consumer: %s", msg.error().str())
+                elif err is not None and err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("sink consumer: %s", err.str())
                 due = batch.count and (time.monotonic() - batch.opened_at) * 1000 >= sink.batch_ms
                 if batch.count >= sink.batch_rows or due:
                     self._flush(batch, consumer)
@@ -144,13 +147,22 @@ class ClickHouseSink:
         consumer.resume(consumer.assignment())
         commits = [TopicPartition(t, p, last + 1) for (t, p), (_, last) in batch.offsets.items()]
         if commits:
-            consumer.commit(offsets=commits, asynchronous=False)
+            try:
+                consumer.commit(offsets=commits, asynchronous=False)
+            except KafkaException as exc:
+                # a rebalance took the partitions away: whoever gets them re-reads this batch,
+                # and the deduplication token and ReplacingMergeTree keep the rows single
+                log.warning("offset commit failed (%s); the batch will be re-read and deduplicated", exc)
 
     def _insert(self, batch: _Batch) -> None:
         with self._lock:
             for table, rows in batch.rows.items():
-                self.client.insert(f"{self.database}.{table}", rows, column_names=TABLE_COLUMNS[table],
-                                   settings={"insert_deduplication_token": batch.token(table)})
+                self.client.insert(
+                    f"{self.database}.{table}",
+                    rows,
+                    column_names=TABLE_COLUMNS[table],
+                    settings={"insert_deduplication_token": batch.token(table)},
+                )
                 self.rows_written += len(rows)
 
 
@@ -158,7 +170,7 @@ def serve_queries(sink: ClickHouseSink, host: str, port: int) -> ThreadingHTTPSe
     """Answer ``POST /query`` (the SQL as the body) with ``{"columns", "rows"}``, read-only."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             if self.path != "/query":
                 self._send(404, {"error": "unknown path"})
                 return
@@ -170,7 +182,7 @@ def serve_queries(sink: ClickHouseSink, host: str, port: int) -> ThreadingHTTPSe
                 return
             self._send(200, {"columns": result.columns, "rows": result.rows, "rows_written": sink.rows_written})
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._send(200, {"status": "ok", "rows_written": sink.rows_written})
 
         def _send(self, status: int, body: Any) -> None:

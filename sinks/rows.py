@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas.events import Attempt, AttemptEvent, RequestRecord, UsageEvent
 
-__all__ = ["TABLE_COLUMNS", "attempt_row", "request_row", "usage_row", "row_for"]
+__all__ = ["TABLE_COLUMNS", "attempt_row", "request_row", "row_for", "usage_row"]
 
 
 def _ts(us: int) -> datetime:
@@ -15,24 +15,77 @@ def _ts(us: int) -> datetime:
 
 
 def _attempt_tuple(a: Attempt) -> tuple[Any, ...]:
-    return (a.deployment, a.provider, a.ok, a.error_class or "", a.http_status or 0, _ts(a.started_at_us),
-            a.latency_us, a.ttft_us)
+    return (
+        a.deployment,
+        a.provider,
+        a.ok,
+        a.error_class or "",
+        a.http_status or 0,
+        _ts(a.started_at_us),
+        a.latency_us,
+        a.ttft_us,
+    )
 
 
 TABLE_COLUMNS: dict[str, list[str]] = {
     "requests": [
-        "request_id", "tenant", "team", "user", "tier", "key_id", "feature", "source", "received_at",
-        "finished_at", "logical_model", "deployment", "upstream_model", "provider", "stream", "status",
-        "error_class", "attempts", "prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens",
-        "cost_usd", "total_us", "upstream_us", "ttft_us", "cache_hit", "guard_action",
+        "request_id",
+        "tenant",
+        "team",
+        "user",
+        "tier",
+        "key_id",
+        "feature",
+        "source",
+        "received_at",
+        "finished_at",
+        "logical_model",
+        "deployment",
+        "upstream_model",
+        "provider",
+        "stream",
+        "status",
+        "error_class",
+        "attempts",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "total_tokens",
+        "cost_usd",
+        "total_us",
+        "upstream_us",
+        "ttft_us",
+        "cache_hit",
+        "guard_action",
     ],
     "attempts": [
-        "request_id", "tenant", "logical_model", "attempt_no", "deployment", "provider", "ok", "error_class",
-        "http_status", "started_at", "latency_us", "ttft_us",
+        "request_id",
+        "tenant",
+        "logical_model",
+        "attempt_no",
+        "deployment",
+        "provider",
+        "ok",
+        "error_class",
+        "http_status",
+        "started_at",
+        "latency_us",
+        "ttft_us",
     ],
     "usage": [
-        "request_id", "tenant", "team", "user", "feature", "at", "logical_model", "deployment", "upstream_model",
-        "prompt_tokens", "completion_tokens", "cached_tokens", "cost_usd",
+        "request_id",
+        "tenant",
+        "team",
+        "user",
+        "feature",
+        "at",
+        "logical_model",
+        "deployment",
+        "upstream_model",
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_tokens",
+        "cost_usd",
     ],
 }
 
@@ -40,27 +93,71 @@ TABLE_COLUMNS: dict[str, list[str]] = {
 def request_row(r: RequestRecord) -> list[Any]:
     c, u = r.caller, r.usage
     return [
-        r.request_id, c.tenant, c.team, c.user, c.tier, c.key_id, c.feature or "", r.source,
-        _ts(r.received_at_us), _ts(r.finished_at_us), r.logical_model, r.deployment, r.upstream_model,
-        r.provider, r.stream, r.status, r.error_class or "", [_attempt_tuple(a) for a in r.attempts],
-        u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.total_tokens or u.prompt_tokens + u.completion_tokens,
-        r.cost_usd, r.total_us, r.upstream_us, r.ttft_us, r.cache_hit, r.guard_action,
+        r.request_id,
+        c.tenant,
+        c.team,
+        c.user,
+        c.tier,
+        c.key_id,
+        c.feature or "",
+        r.source,
+        _ts(r.received_at_us),
+        _ts(r.finished_at_us),
+        r.logical_model,
+        r.deployment,
+        r.upstream_model,
+        r.provider,
+        r.stream,
+        r.status,
+        r.error_class or "",
+        [_attempt_tuple(a) for a in r.attempts],
+        u.prompt_tokens,
+        u.completion_tokens,
+        u.cached_tokens,
+        u.total_tokens or u.prompt_tokens + u.completion_tokens,
+        r.cost_usd,
+        r.total_us,
+        r.upstream_us,
+        r.ttft_us,
+        r.cache_hit,
+        r.guard_action,
     ]
 
 
 def attempt_row(e: AttemptEvent) -> list[Any]:
     a = e.attempt
     return [
-        e.request_id, e.caller.tenant, e.logical_model, e.attempt_no, a.deployment, a.provider, a.ok,
-        a.error_class or "", a.http_status or 0, _ts(a.started_at_us), a.latency_us, a.ttft_us,
+        e.request_id,
+        e.caller.tenant,
+        e.logical_model,
+        e.attempt_no,
+        a.deployment,
+        a.provider,
+        a.ok,
+        a.error_class or "",
+        a.http_status or 0,
+        _ts(a.started_at_us),
+        a.latency_us,
+        a.ttft_us,
     ]
 
 
 def usage_row(e: UsageEvent) -> list[Any]:
     c, u = e.caller, e.usage
     return [
-        e.request_id, c.tenant, c.team, c.user, c.feature or "", _ts(e.at_us), e.logical_model, e.deployment,
-        e.upstream_model, u.prompt_tokens, u.completion_tokens, u.cached_tokens, e.cost_usd,
+        e.request_id,
+        c.tenant,
+        c.team,
+        c.user,
+        c.feature or "",
+        _ts(e.at_us),
+        e.logical_model,
+        e.deployment,
+        e.upstream_model,
+        u.prompt_tokens,
+        u.completion_tokens,
+        u.cached_tokens,
+        e.cost_usd,
     ]
 
 

@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 class StageHandler:
     """What one agent does with one message."""
 
-    def __init__(self, spec: AgentSpec, pipeline: Pipeline, emitter: Emitter, codec: EventCodec,
-                 topics: TopicNames) -> None:
+    def __init__(
+        self, spec: AgentSpec, pipeline: Pipeline, emitter: Emitter, codec: EventCodec, topics: TopicNames
+    ) -> None:
         self.spec = spec
         self._pipeline = pipeline
         self._emitter = emitter
@@ -72,10 +73,19 @@ class StageHandler:
         for ack in acks:
             await ack
 
-    async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes,
-                           reason: str) -> None:
+    async def _dead_letter(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes, reason: str
+    ) -> None:
         log.warning("dead-lettering %s[%d]@%d: %s", topic, partition, offset, reason)
-        letter = DeadLetter(topic=topic, partition=partition, offset=offset, value=value, reason=reason,
-                            stage=self.spec.name, at_us=now_us(), key=key)
+        letter = DeadLetter(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            value=value,
+            reason=reason,
+            stage=self.spec.name,
+            at_us=now_us(),
+            key=key,
+        )
         ack = await self._emitter.send(self._topics.dead_letters, f"{topic}:{partition}:{offset}", letter)
         await ack

@@ -87,8 +87,9 @@ def _agent_body(handler: StageHandler) -> Any:
             try:
                 await handler.handle(message.topic, message.partition, message.offset, message.key, message.value)
             except Exception:  # the handler answers errors itself; this is the last line of defence
-                log.exception("agent %s failed on %s[%d]@%d", handler.spec.name, message.topic,
-                              message.partition, message.offset)
+                log.exception(
+                    "agent %s failed on %s[%d]@%d", handler.spec.name, message.topic, message.partition, message.offset
+                )
 
     agent.__name__ = f"turnout_{handler.spec.name}"
     return agent

@@ -160,19 +160,30 @@ class Invoker:
             await self._record_usage(event, emitter, deployment_name, response)
             if sent_chunks:
                 await asyncio.gather(*sent_chunks)
-            route = event.route if deployment_name == event.route.deployment else replace(
-                event.route, deployment=deployment_name, provider=deployment.provider,
-                upstream_model=deployment.model, reason="fallback",
+            route = (
+                event.route
+                if deployment_name == event.route.deployment
+                else replace(
+                    event.route,
+                    deployment=deployment_name,
+                    provider=deployment.provider,
+                    upstream_model=deployment.model,
+                    reason="fallback",
+                )
             )
-            return InvokeOutcome(replace(event, route=route, response=response, attempts=attempts,
-                                         streamed_chunks=state.chunks_sent or None))
+            return InvokeOutcome(
+                replace(
+                    event, route=route, response=response, attempts=attempts, streamed_chunks=state.chunks_sent or None
+                )
+            )
         if sent_chunks:
             await asyncio.gather(*sent_chunks)
         assert last_error is not None
         return InvokeOutcome(replace(event, attempts=attempts, streamed_chunks=len(sent_chunks) or None), last_error)
 
-    def _attempt(self, deployment: str, provider: str, started: int, error: TurnoutError | None,
-                 ttft_us: int | None) -> Attempt:
+    def _attempt(
+        self, deployment: str, provider: str, started: int, error: TurnoutError | None, ttft_us: int | None
+    ) -> Attempt:
         return Attempt(
             deployment=deployment,
             provider=provider,
@@ -191,8 +202,15 @@ class Invoker:
             raise adapter.parse_error(reply.status, reply.headers, reply.body)
         return adapter.parse_response(reply.body, upstream_model)
 
-    async def _stream(self, event: StageEvent, deployment_name: str, spec: Any, state: _StreamState,
-                      emitter: Emitter, sent: list[Awaitable[Any]]) -> ChatResponse:
+    async def _stream(
+        self,
+        event: StageEvent,
+        deployment_name: str,
+        spec: Any,
+        state: _StreamState,
+        emitter: Emitter,
+        sent: list[Awaitable[Any]],
+    ) -> ChatResponse:
         deployment = self._config.deployments[deployment_name]
         kind = self._config.providers[deployment.provider].kind
         adapter = ADAPTERS[kind]
@@ -209,8 +227,10 @@ class Invoker:
                         state.ttft_us = self._clock() - started
                 loop_now = asyncio.get_running_loop().time()
                 due = (loop_now - state.last_flush) * 1000 >= topology.chunk_flush_ms
-                if state.pending_tools or len(state.pending_text) >= topology.chunk_flush_chars or (
-                    state.pending_text and (state.chunks_sent == 0 or due)
+                if (
+                    state.pending_tools
+                    or len(state.pending_text) >= topology.chunk_flush_chars
+                    or (state.pending_text and (state.chunks_sent == 0 or due))
                 ):
                     sent.append(await self._flush(event, deployment_name, state, emitter))
             parser.close()
@@ -245,8 +265,7 @@ class Invoker:
             ),
         )
 
-    async def _record_usage(self, event: StageEvent, emitter: Emitter, deployment: str,
-                            response: ChatResponse) -> None:
+    async def _record_usage(self, event: StageEvent, emitter: Emitter, deployment: str, response: ChatResponse) -> None:
         await emitter.send(
             self._topics.usage,
             event.envelope.request_id,
@@ -261,4 +280,3 @@ class Invoker:
                 cost_usd=cost_usd(response.usage, self._config.deployments[deployment]),
             ),
         )
-

@@ -50,7 +50,7 @@ class Pipeline:
             result = await self._step(stage, event, emitter)
         except TurnoutError as exc:
             return finish(event, self._clock(), error=exc.to_info())
-        except Exception as exc:  # a bug in a stage must not kill the agent
+        except Exception:  # a bug in a stage must not kill the agent
             log.exception("stage %s failed on request %s", stage, event.envelope.request_id)
             return finish(event, self._clock(), error=TurnoutError(f"Internal error in stage {stage}.").to_info())
         if isinstance(result, Answer):
@@ -85,6 +85,11 @@ class Pipeline:
             assert event.response is not None and event.route is not None
             verdict = check_output(event.response)
             cost = cost_usd(event.response.usage, self._config.deployments[event.route.deployment])
-            return finish(event, self._clock(), response=event.response, cost_usd=cost,
-                          guard_action=verdict.action if verdict.action != "pass" else None)
+            return finish(
+                event,
+                self._clock(),
+                response=event.response,
+                cost_usd=cost,
+                guard_action=verdict.action if verdict.action != "pass" else None,
+            )
         raise ValueError(f"unknown stage {stage!r}")

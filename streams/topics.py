@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TopicNames", "STAGE_ORDER"]
+__all__ = ["STAGE_ORDER", "TopicNames"]
 
 STAGE_ORDER: tuple[str, ...] = ("input_guard", "cache", "route", "invoke", "output_guard")
 

@@ -51,12 +51,14 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture(scope="session")
-def simulator_url() -> Iterator[str]:
+def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A provider simulator process on a free port, for the whole session."""
     port = free_port()
-    log = open(ROOT / ".run" / f"test-simulator-{port}.log", "ab") if (ROOT / ".run").is_dir() else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-m", "turnout.cli", "simulate", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+    log_path = tmp_path_factory.mktemp("simulator") / "simulator.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "turnout.cli", "simulate", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, 30, "simulator")
@@ -78,14 +80,19 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
         data = yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text())
         prefix = f"t{uuid.uuid4().hex[:10]}"
         data["gateway"].update(port=free_port(), request_timeout_s=20)
-        data["kafka"].update(bootstrap=kafka_bootstrap, topic_prefix=prefix, consumer_group=f"{prefix}-stages",
-                             session_timeout_ms=3000)
+        data["kafka"].update(
+            bootstrap=kafka_bootstrap, topic_prefix=prefix, consumer_group=f"{prefix}-stages", session_timeout_ms=6000
+        )
         data["redis"]["url"] = REDIS
         data["clickhouse"]["dsn"] = f"chdb://{tmp_path / 'clickhouse'}"
         data["sink"].update(query_port=free_port(), batch_ms=50)
         data["providers"]["simulator"]["base_url"] = f"{simulator_url}/v1"
-        data["deployments"]["sim-slow"] = {"provider": "simulator", "model": "sim-slow-50",
-                                           "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 2.0}
+        data["deployments"]["sim-slow"] = {
+            "provider": "simulator",
+            "model": "sim-slow-50",
+            "input_usd_per_mtok": 1.0,
+            "output_usd_per_mtok": 2.0,
+        }
         data["deployments"]["sim-hang"] = {"provider": "simulator", "model": "sim-hang"}
         data["models"]["slow-chat"] = {"deployments": ["sim-slow"]}
         data["models"]["hang-chat"] = {"deployments": ["sim-hang"]}

@@ -1,13 +1,13 @@
 """The ``turnout`` command.
 
-    turnout gateway  --config FILE        the HTTP ingress
-    turnout worker   --config FILE        one Faust worker running the stages
-    turnout sink     --config FILE        the ClickHouse sink (and its query port)
-    turnout simulate --port 18080         the provider simulator
-    turnout run      --config FILE        gateway, workers and sink together, in the foreground
-    turnout demo     --config FILE        the stack, a few dozen requests, a summary; then stops
-    turnout sql      --config FILE "SQL"  query ClickHouse (through the sink when it runs)
-    turnout hash-key SECRET               the SHA-256 to put in a virtual key's key_sha256
+turnout gateway  --config FILE        the HTTP ingress
+turnout worker   --config FILE        one Faust worker running the stages
+turnout sink     --config FILE        the ClickHouse sink (and its query port)
+turnout simulate --port 18080         the provider simulator
+turnout run      --config FILE        gateway, workers and sink together, in the foreground
+turnout demo     --config FILE        the stack, a few dozen requests, a summary; then stops
+turnout sql      --config FILE "SQL"  query ClickHouse (through the sink when it runs)
+turnout hash-key SECRET               the SHA-256 to put in a virtual key's key_sha256
 """
 
 from __future__ import annotations
@@ -43,13 +43,21 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     from turnout.client import TurnoutClient
 
     config = _config(args)
-    client = TurnoutClient(config.kafka.bootstrap, TopicNames(config.kafka.topic_prefix),
-                           instance_id=config.gateway.instance_id)
+    client = TurnoutClient(
+        config.kafka.bootstrap, TopicNames(config.kafka.topic_prefix), instance_id=config.gateway.instance_id
+    )
     app = build_ingress(config, client)
     port = args.port if args.port is not None else config.gateway.port
     print(f"turnout gateway on http://{config.gateway.host}:{port}/v1", flush=True)
-    uvicorn.run(app, host=config.gateway.host, port=port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools" if _has("httptools") else "h11")
+    uvicorn.run(
+        app,
+        host=config.gateway.host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools" if _has("httptools") else "h11",
+    )
     return 0
 
 
@@ -63,7 +71,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from streams.app import build_app
-
     from streams.topics import TopicNames
     from turnout.kafka_admin import all_topics, ensure_topics
 
@@ -77,7 +84,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_sink(args: argparse.Namespace) -> int:
     from sinks.clickhouse import ClickHouseSink, serve_queries
-
     from streams.topics import TopicNames
     from turnout.kafka_admin import all_topics, ensure_topics
 
@@ -87,8 +93,11 @@ def cmd_sink(args: argparse.Namespace) -> int:
     server = serve_queries(sink, config.sink.query_host, config.sink.query_port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: sink.stop())
-    print(f"turnout sink writing to {config.clickhouse.dsn}; queries on "
-          f"http://{config.sink.query_host}:{server.server_port}/query", flush=True)
+    print(
+        f"turnout sink writing to {config.clickhouse.dsn}; queries on "
+        f"http://{config.sink.query_host}:{server.server_port}/query",
+        flush=True,
+    )
     sink.run()
     server.shutdown()
     return 0

@@ -33,7 +33,7 @@ from schemas.errors import GatewayTimeout, ServiceUnavailable
 from schemas.events import Caller, ChatRequest, ChunkEvent, ReplyEvent, RequestEvent
 from streams.topics import TopicNames
 
-__all__ = ["TurnoutClient", "ReplyStream"]
+__all__ = ["ReplyStream", "TurnoutClient"]
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,11 @@ class ReplyStream:
         try:
             event = await asyncio.wait_for(pending.queue.get(), max(remaining, 0.0))
         except TimeoutError:
-            event = ReplyEvent(request_id=self.request_id, logical_model="",
-                               error=GatewayTimeout("The gateway did not answer before the deadline.").to_info())
+            event = ReplyEvent(
+                request_id=self.request_id,
+                logical_model="",
+                error=GatewayTimeout("The gateway did not answer before the deadline.").to_info(),
+            )
         if isinstance(event, ReplyEvent):
             self._done = True
             self.close()
@@ -119,35 +122,40 @@ class TurnoutClient:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._producer = Producer({
-            "bootstrap.servers": bootstrap,
-            "linger.ms": 1,
-            "acks": "all",
-            "enable.idempotence": True,
-            "message.timeout.ms": int(produce_timeout_s * 1000),
-            "socket.keepalive.enable": True,
-            **(producer_config or {}),
-        })
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "linger.ms": 1,
+                "acks": "all",
+                "enable.idempotence": True,
+                "message.timeout.ms": int(produce_timeout_s * 1000),
+                "socket.keepalive.enable": True,
+                **(producer_config or {}),
+            }
+        )
         self._consumer: Consumer | None = None
 
     async def __aenter__(self) -> TurnoutClient:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
     async def start(self, timeout_s: float = 30.0) -> None:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._create_reply_topic, timeout_s)
-        self._consumer = Consumer({
-            "bootstrap.servers": self._bootstrap,
-            "group.id": f"turnout-client-{self.instance_id}",
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": 5,
-            "fetch.min.bytes": 1,
-        })
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": self._bootstrap,
+                "group.id": f"turnout-client-{self.instance_id}",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 5,
+                "fetch.min.bytes": 1,
+            }
+        )
         high = await asyncio.to_thread(self._end_offset, timeout_s)
         self._consumer.assign([TopicPartition(self.reply_topic, 0, high if high >= 0 else OFFSET_END)])
         for target in (self._poll_producer, self._poll_replies):
@@ -170,8 +178,9 @@ class TurnoutClient:
 
     def _create_reply_topic(self, timeout_s: float) -> None:
         admin = AdminClient({"bootstrap.servers": self._bootstrap})
-        topic = NewTopic(self.reply_topic, num_partitions=1, replication_factor=1,
-                         config={"retention.ms": str(6 * 3600 * 1000)})
+        topic = NewTopic(
+            self.reply_topic, num_partitions=1, replication_factor=1, config={"retention.ms": str(6 * 3600 * 1000)}
+        )
         futures = admin.create_topics([topic], operation_timeout=timeout_s, request_timeout=timeout_s)
         try:
             futures[self.reply_topic].result(timeout_s)
@@ -192,9 +201,16 @@ class TurnoutClient:
             log.warning("could not delete reply topic %s", self.reply_topic)
 
     # -- sending ------------------------------------------------------------------------------
-    def new_request(self, request: ChatRequest, caller: Caller, *, timeout_s: float = 60.0,
-                    metadata: Mapping[str, str] | None = None, request_id: str | None = None,
-                    source: str = "kafka") -> RequestEvent:
+    def new_request(
+        self,
+        request: ChatRequest,
+        caller: Caller,
+        *,
+        timeout_s: float = 60.0,
+        metadata: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        source: str = "kafka",
+    ) -> RequestEvent:
         now = _now_us()
         return RequestEvent(
             request_id=request_id or uuid.uuid4().hex,
@@ -219,8 +235,14 @@ class TurnoutClient:
             raise
         return stream
 
-    async def complete(self, request: ChatRequest, caller: Caller, *, timeout_s: float = 60.0,
-                       metadata: Mapping[str, str] | None = None) -> ReplyEvent:
+    async def complete(
+        self,
+        request: ChatRequest,
+        caller: Caller,
+        *,
+        timeout_s: float = 60.0,
+        metadata: Mapping[str, str] | None = None,
+    ) -> ReplyEvent:
         stream = await self.submit(self.new_request(request, caller, timeout_s=timeout_s, metadata=metadata))
         return await stream.reply()
 
@@ -251,12 +273,13 @@ class TurnoutClient:
             msg = self._consumer.poll(0.05)
             if msg is None:
                 continue
-            if msg.error():
-                if msg.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("reply consumer: %s", msg.error().str())
+            err = msg.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("reply consumer: %s", err.str())
                 continue
             try:
-                event = self._codec.decode(msg.value())
+                event = self._codec.decode(msg.value() or b"")
             except UndecodableEvent as exc:
                 log.warning("dropping an undecodable reply on %s: %s", self.reply_topic, exc)
                 continue

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from schemas.config import TurnoutConfig
 from turnout.analytics import run_sql
@@ -43,16 +44,19 @@ ORDER BY logical_model
 
 async def _send(client: openai.AsyncOpenAI, i: int, rng: random.Random) -> str:
     model = "smart-chat" if i % 3 else "best-cheap-chat"
-    messages = [{"role": "user", "content": rng.choice(PROMPTS)}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": rng.choice(PROMPTS)}]
     if i % 4 == 0:
         stream = await client.chat.completions.create(
-            model=model, messages=messages, stream=True, stream_options={"include_usage": True}  # type: ignore[arg-type]
+            model=model,
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},  # type: ignore[arg-type]
         )
         request_id = ""
         async for chunk in stream:
             request_id = chunk.id.removeprefix("chatcmpl-")
         return request_id
-    reply = await client.chat.completions.with_raw_response.create(model=model, messages=messages)  # type: ignore[arg-type]
+    reply = await client.chat.completions.with_raw_response.create(model=model, messages=messages)
     return reply.headers["x-request-id"]
 
 
@@ -85,4 +89,9 @@ def _print_table(columns: list[str], rows: list[list[object]]) -> None:
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     print("\nrequests by model (from ClickHouse):")
     for n, row in enumerate(cells):
-        print("  " + "  ".join(c.rjust(w) if n and i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        print(
+            "  "
+            + "  ".join(
+                c.rjust(w) if n and i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )

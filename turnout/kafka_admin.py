@@ -38,9 +38,11 @@ def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout
             time.sleep(0.2)
             continue
         missing = [n for n in wanted if n not in existing]
-        if not missing and all(
-            p.leader >= 0 for n in wanted for p in existing[n].partitions.values()
-        ) and all(existing[n].partitions for n in wanted):
+        if (
+            not missing
+            and all(p.leader >= 0 for n in wanted for p in existing[n].partitions.values())
+            and all(existing[n].partitions for n in wanted)
+        ):
             return
         if missing:
             futures = admin.create_topics(

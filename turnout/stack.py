@@ -80,7 +80,10 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "turnout.cli", *args], stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            [sys.executable, "-m", "turnout.cli", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
             start_new_session=True,
         )
         log.close()
@@ -116,6 +119,7 @@ class Stack:
         if self.simulator:
             checks.append(("simulator", f"{self.simulator_url}/healthz"))
         for name, url in checks:
+
             def ok(url: str = url, name: str = name) -> bool:
                 if not self.all_alive():
                     raise RuntimeError(f"a process exited while starting; see {self.log_dir}")
@@ -143,6 +147,7 @@ class Stack:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()

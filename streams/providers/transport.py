@@ -54,7 +54,9 @@ class ProviderTransport:
         return HttpReply(resp.status_code, dict(resp.headers), resp.content)
 
     @asynccontextmanager
-    async def stream(self, provider: str, spec: HttpRequestSpec) -> AsyncIterator[tuple[HttpReply, AsyncIterator[bytes]]]:
+    async def stream(
+        self, provider: str, spec: HttpRequestSpec
+    ) -> AsyncIterator[tuple[HttpReply, AsyncIterator[bytes]]]:
         """The response head (body empty, or the whole error body) and an iterator of its bytes."""
         client = self._clients[provider]
         request = client.build_request(spec.method, spec.url, headers=spec.headers, content=spec.body)

@@ -6,7 +6,7 @@ from schemas.config import TurnoutConfig
 from schemas.errors import ModelNotFound, PermissionDenied
 from schemas.events import RouteDecision, StageEvent
 
-__all__ = ["decide_route", "check_model_allowed"]
+__all__ = ["check_model_allowed", "decide_route"]
 
 
 def check_model_allowed(config: TurnoutConfig, key_id: str, model: str) -> None:

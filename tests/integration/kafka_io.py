@@ -18,11 +18,19 @@ def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) 
     assert producer.flush(10) == 0, "message not delivered"
 
 
-def read_until(bootstrap: str, topics: list[str], done: Callable[[list[Any]], bool], timeout_s: float = 30.0) -> list[Any]:
+def read_until(
+    bootstrap: str, topics: list[str], done: Callable[[list[Any]], bool], timeout_s: float = 30.0
+) -> list[Any]:
     """Decoded events from the start of ``topics`` until ``done(events)`` (or fail at the deadline)."""
     codec = EventCodec()
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe(topics)
     events: list[Any] = []
     deadline = time.monotonic() + timeout_s

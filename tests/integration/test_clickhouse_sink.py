@@ -26,9 +26,21 @@ def record(i: int) -> RequestRecord:
     now = int(time.time() * 1e6)
     attempt = Attempt(deployment="sim-gpt-4o", provider="simulator", ok=True, started_at_us=now, latency_us=1500)
     return RequestRecord(
-        request_id=f"req-{i}", caller=CALLER, source="http", received_at_us=now, finished_at_us=now + 2000,
-        logical_model="smart-chat", status=200, usage=Usage(10, 5, 2, 15), total_us=2000, deployment="sim-gpt-4o",
-        upstream_model="gpt-4o", provider="simulator", attempts=[attempt], cost_usd=0.001, upstream_us=1500,
+        request_id=f"req-{i}",
+        caller=CALLER,
+        source="http",
+        received_at_us=now,
+        finished_at_us=now + 2000,
+        logical_model="smart-chat",
+        status=200,
+        usage=Usage(10, 5, 2, 15),
+        total_us=2000,
+        deployment="sim-gpt-4o",
+        upstream_model="gpt-4o",
+        provider="simulator",
+        attempts=[attempt],
+        cost_usd=0.001,
+        upstream_us=1500,
     )
 
 
@@ -65,14 +77,28 @@ def test_records_attempts_and_usage_land_once(sink_setup: tuple[TurnoutConfig, A
         produce(config.kafka.bootstrap, topics.records, codec.encode(record(i)), f"req-{i}".encode())
     produce(config.kafka.bootstrap, topics.records, codec.encode(record(3)), b"req-3")  # a replayed record
     r = record(0)
-    produce(config.kafka.bootstrap, topics.attempts,
-            codec.encode(AttemptEvent("req-0", CALLER, "smart-chat", 1, r.attempts[0])))
-    produce(config.kafka.bootstrap, topics.usage, codec.encode(
-        UsageEvent("req-0", CALLER, r.received_at_us, "smart-chat", "sim-gpt-4o", "gpt-4o", r.usage, 0.001)))
+    produce(
+        config.kafka.bootstrap,
+        topics.attempts,
+        codec.encode(AttemptEvent("req-0", CALLER, "smart-chat", 1, r.attempts[0])),
+    )
+    produce(
+        config.kafka.bootstrap,
+        topics.usage,
+        codec.encode(
+            UsageEvent("req-0", CALLER, r.received_at_us, "smart-chat", "sim-gpt-4o", "gpt-4o", r.usage, 0.001)
+        ),
+    )
     produce(config.kafka.bootstrap, topics.records, b"garbage")
 
-    sink = run_sink(config, client, lambda: count(client, f"SELECT count() FROM {db}.requests") >= 21
-                    and count(client, f"SELECT count() FROM {db}.usage") == 1)
+    sink = run_sink(
+        config,
+        client,
+        lambda: (
+            count(client, f"SELECT count() FROM {db}.requests") >= 21
+            and count(client, f"SELECT count() FROM {db}.usage") == 1
+        ),
+    )
     assert sink.skipped == 1
     assert count(client, f"SELECT count() FROM {db}.requests FINAL") == 20
     assert count(client, f"SELECT uniqExact(request_id) FROM {db}.requests") == 20
@@ -80,9 +106,23 @@ def test_records_attempts_and_usage_land_once(sink_setup: tuple[TurnoutConfig, A
     row = client.query(
         f"SELECT tenant, team, user, feature, logical_model, deployment, prompt_tokens, completion_tokens, "
         f"cached_tokens, cost_usd, status, attempts.deployment, total_us FROM {db}.requests FINAL "
-        f"WHERE request_id = 'req-7'").result_rows[0]
-    assert row == ("acme", "platform", "u1", "search", "smart-chat", "sim-gpt-4o", 10, 5, 2, 0.001, 200,
-                   ["sim-gpt-4o"], 2000)
+        f"WHERE request_id = 'req-7'"
+    ).result_rows[0]
+    assert row == (
+        "acme",
+        "platform",
+        "u1",
+        "search",
+        "smart-chat",
+        "sim-gpt-4o",
+        10,
+        5,
+        2,
+        0.001,
+        200,
+        ["sim-gpt-4o"],
+        2000,
+    )
 
 
 def test_a_redelivered_batch_does_not_double_count(sink_setup: tuple[TurnoutConfig, Any]) -> None:
@@ -92,7 +132,9 @@ def test_a_redelivered_batch_does_not_double_count(sink_setup: tuple[TurnoutConf
         produce(config.kafka.bootstrap, topics.records, codec.encode(record(i)))
     run_sink(config, client, lambda: count(client, f"SELECT count() FROM {db}.requests") >= 10)
     # the same topic read again from the start, as after a crash before the offset commit
-    replay = config.model_copy(update={"kafka": config.kafka.model_copy(update={"topic_prefix": config.kafka.topic_prefix})})
+    replay = config.model_copy(
+        update={"kafka": config.kafka.model_copy(update={"topic_prefix": config.kafka.topic_prefix})}
+    )
     sink = ClickHouseSink(replay, client=client)
     sink_group_reset(config)
     thread = threading.Thread(target=sink.run, daemon=True)

@@ -57,8 +57,11 @@ async def test_a_request_flows_through_every_stage(workers: tuple[str, TurnoutCo
     assert reply.response.usage.completion_tokens == 6
 
     topics = TopicNames(config.kafka.topic_prefix)
-    seen = read_until(config.kafka.bootstrap, [topics.records, topics.usage],
-                      lambda evs: sum(getattr(e, "request_id", None) == event.request_id for e in evs) >= 2)
+    seen = read_until(
+        config.kafka.bootstrap,
+        [topics.records, topics.usage],
+        lambda evs: sum(getattr(e, "request_id", None) == event.request_id for e in evs) >= 2,
+    )
     record = next(e for e in seen if isinstance(e, RequestRecord) and e.request_id == event.request_id)
     usage = next(e for e in seen if isinstance(e, UsageEvent) and e.request_id == event.request_id)
     assert record.status == 200 and record.caller == CALLER and record.deployment == "sim-gpt-4o"
@@ -67,9 +70,17 @@ async def test_a_request_flows_through_every_stage(workers: tuple[str, TurnoutCo
 
     if layout == "split":  # each stage wrote its own event on its own topic
         stage_topics = [topics.stage_output(s) for s in STAGE_ORDER[:-1]]
-        events = read_until(config.kafka.bootstrap, stage_topics, lambda evs: len(
-            {e.stage for e in evs if isinstance(e, StageEvent) and e.envelope.request_id == event.request_id}) == 4)
-        by_stage = {e.stage: e for e in events if isinstance(e, StageEvent) and e.envelope.request_id == event.request_id}
+        events = read_until(
+            config.kafka.bootstrap,
+            stage_topics,
+            lambda evs: (
+                len({e.stage for e in evs if isinstance(e, StageEvent) and e.envelope.request_id == event.request_id})
+                == 4
+            ),
+        )
+        by_stage = {
+            e.stage: e for e in events if isinstance(e, StageEvent) and e.envelope.request_id == event.request_id
+        }
         assert by_stage["input_guard"].input_guard is not None and by_stage["input_guard"].route is None
         assert by_stage["cache"].cache is not None and by_stage["cache"].cache.status == "miss"
         assert by_stage["route"].route is not None and by_stage["route"].route.deployment == "sim-gpt-4o"
@@ -102,16 +113,23 @@ async def test_undecodable_messages_go_to_the_dead_letter_topic(
     targets = [topics.requests] + ([topics.stage_output("cache")] if layout == "split" else [])
     for topic in targets:
         produce(config.kafka.bootstrap, topic, b"this is not avro", key=b"junk")
-    letters = read_until(config.kafka.bootstrap, [topics.dead_letters],
-                         lambda evs: {e.topic for e in evs if isinstance(e, DeadLetter)} >= set(targets))
+    letters = read_until(
+        config.kafka.bootstrap,
+        [topics.dead_letters],
+        lambda evs: {e.topic for e in evs if isinstance(e, DeadLetter)} >= set(targets),
+    )
     for letter in (e for e in letters if isinstance(e, DeadLetter)):
         assert letter.value == b"this is not avro" and letter.key == b"junk"
         assert "Avro" in letter.reason
     # a wrong-but-valid event type on the requests topic is dead-lettered too
-    produce(config.kafka.bootstrap, topics.requests,
-            client._codec.encode(ReplyEvent(request_id="x", logical_model="m")))
-    read_until(config.kafka.bootstrap, [topics.dead_letters],
-               lambda evs: any(isinstance(e, DeadLetter) and "expected RequestEvent" in e.reason for e in evs))
+    produce(
+        config.kafka.bootstrap, topics.requests, client._codec.encode(ReplyEvent(request_id="x", logical_model="m"))
+    )
+    read_until(
+        config.kafka.bootstrap,
+        [topics.dead_letters],
+        lambda evs: any(isinstance(e, DeadLetter) and "expected RequestEvent" in e.reason for e in evs),
+    )
     # and the agents keep going
     reply = await client.complete(chat("still alive?"), CALLER)
     assert reply.response is not None and reply.response.content.endswith("still alive?")
