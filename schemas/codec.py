@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import struct
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -77,8 +76,8 @@ def _decoder_for(tp: Any) -> Callable[[Any], Any]:
 
 
 def _fingerprint(parsed: Any) -> bytes:
-    digest = fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO")
-    return struct.pack("<Q", int(digest, 16))
+    # fastavro's hex digest is already the little-endian byte sequence the Avro spec writes
+    return bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

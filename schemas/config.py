@@ -202,13 +202,13 @@ def resolve_secrets(config: TurnoutConfig, environ: Mapping[str, str] | None = N
     """Key hash -> key id for every virtual key, reading ``key_env`` variables."""
     env = os.environ if environ is None else environ
     hashes: dict[str, str] = {}
-    for key in config.keys:
+    for i, key in enumerate(config.keys):
         if key.key_sha256:
             hashes[key.key_sha256] = key.id
         elif key.key_env:
             secret = env.get(key.key_env)
             if not secret:
-                raise ConfigError(f"keys.{key.id}.key_env: environment variable {key.key_env} is not set")
+                raise ConfigError(f"keys.{i}.key_env: environment variable {key.key_env} (key {key.id!r}) is not set")
             hashes[hash_key(secret)] = key.id
     return hashes
 

@@ -47,6 +47,7 @@ __all__ = [
     "ServiceUnavailable",
     "TurnoutError",
     "error_class_named",
+    "openai_error_body",
 ]
 
 
@@ -64,6 +65,7 @@ class TurnoutError(Exception):
         param: str | None = None,
         code: str | None = None,
         retry_after_s: float | None = None,
+        upstream_status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -71,6 +73,7 @@ class TurnoutError(Exception):
         if code is not None:
             self.code = code
         self.retry_after_s = retry_after_s
+        self.upstream_status = upstream_status  # the provider's own HTTP status, when it sent one
 
     def to_info(self) -> ErrorInfo:
         return ErrorInfo(

@@ -191,7 +191,7 @@ class Invoker:
             started_at_us=started,
             latency_us=max(0, self._clock() - started),
             error_class=type(error).__name__ if error is not None else None,
-            http_status=error.status if error is not None else None,
+            http_status=error.upstream_status if error is not None else None,
             ttft_us=ttft_us,
         )
 
@@ -215,28 +215,47 @@ class Invoker:
         kind = self._config.providers[deployment.provider].kind
         adapter = ADAPTERS[kind]
         started = self._clock()
-        topology = self._config.topology
         async with self._transport.stream(deployment.provider, spec) as (head, body):
             if head.status >= 400:
                 raise adapter.parse_error(head.status, head.headers, head.body)
             parser = adapter.stream_parser()
-            async for data in body:
-                for delta in parser.feed(data):
-                    state.add(delta)
-                    if state.ttft_us is None and (delta.content or delta.tool_calls):
-                        state.ttft_us = self._clock() - started
-                loop_now = asyncio.get_running_loop().time()
-                due = (loop_now - state.last_flush) * 1000 >= topology.chunk_flush_ms
-                if (
-                    state.pending_tools
-                    or len(state.pending_text) >= topology.chunk_flush_chars
-                    or (state.pending_text and (state.chunks_sent == 0 or due))
-                ):
+            try:
+                await self._pump(event, deployment_name, body, parser, state, emitter, sent, started)
+            except TurnoutError:
+                if state.chunks_sent and state.pending_text:  # the client keeps what arrived before the error
                     sent.append(await self._flush(event, deployment_name, state, emitter))
-            parser.close()
+                raise
         if state.pending_text or state.pending_tools:
             sent.append(await self._flush(event, deployment_name, state, emitter))
         return state.response(deployment.model)
+
+    async def _pump(
+        self,
+        event: StageEvent,
+        deployment_name: str,
+        body: Any,
+        parser: Any,
+        state: _StreamState,
+        emitter: Emitter,
+        sent: list[Awaitable[Any]],
+        started: int,
+    ) -> None:
+        """Read the provider's stream, sending coalesced chunks as they fill."""
+        topology = self._config.topology
+        async for data in body:
+            for delta in parser.feed(data):
+                state.add(delta)
+                if state.ttft_us is None and (delta.content or delta.tool_calls):
+                    state.ttft_us = self._clock() - started
+            loop_now = asyncio.get_running_loop().time()
+            due = (loop_now - state.last_flush) * 1000 >= topology.chunk_flush_ms
+            if (
+                state.pending_tools
+                or len(state.pending_text) >= topology.chunk_flush_chars
+                or (state.pending_text and (state.chunks_sent == 0 or due))
+            ):
+                sent.append(await self._flush(event, deployment_name, state, emitter))
+        parser.close()
 
     async def _flush(self, event: StageEvent, deployment: str, state: _StreamState, emitter: Emitter) -> Awaitable[Any]:
         chunk = ChunkEvent(

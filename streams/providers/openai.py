@@ -42,6 +42,10 @@ _JSON_PARAMS: tuple[tuple[str, str], ...] = (
 )
 
 
+# parameters the gateway sets itself; extra_json may not override them
+_GATEWAY_OWNED = frozenset({"model", "messages", "stream", "stream_options"})
+
+
 def message_to_openai(message: ChatMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.role}
     if message.parts_json is not None:
@@ -90,7 +94,8 @@ class OpenAIAdapter:
     ) -> HttpRequestSpec:
         body: dict[str, Any] = {}
         if request.extra_json:
-            body.update(orjson.loads(request.extra_json))
+            extra = orjson.loads(request.extra_json)
+            body.update({k: v for k, v in extra.items() if k not in _GATEWAY_OWNED})
         body["model"] = upstream_model
         body["messages"] = [message_to_openai(m) for m in request.messages]
         for ours, theirs in _SCALAR_PARAMS:
@@ -128,7 +133,7 @@ class OpenAIAdapter:
                 upstream_model=str(data.get("model") or upstream_model),
                 created=int(data.get("created") or 0),
             )
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as exc:
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise ProviderError(f"The provider sent a response Turnout cannot read: {exc}") from None
 
     def parse_error(self, status: int, headers: dict[str, str], body: bytes) -> TurnoutError:
@@ -155,6 +160,12 @@ def classify_openai_error(status: int, headers: dict[str, str], body: bytes) -> 
     if not isinstance(err, dict):
         err = {}
     message = str(err.get("message") or f"The provider answered HTTP {status}.")
+    error = _classify(status, headers, err, message)
+    error.upstream_status = status
+    return error
+
+
+def _classify(status: int, headers: dict[str, str], err: dict[str, Any], message: str) -> TurnoutError:
     code = err.get("code")
     if code == "context_length_exceeded":
         return ContextWindowExceeded(message, param=err.get("param"))
@@ -203,28 +214,37 @@ class OpenAIStreamParser:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError:
             raise ProviderStreamBroken("The provider sent an unreadable stream event.") from None
+        if not isinstance(data, dict):
+            raise ProviderStreamBroken("The provider sent a stream event that is not an object.")
         if "error" in data:
             err = data["error"] if isinstance(data["error"], dict) else {}
             raise ProviderError(str(err.get("message") or "The provider's stream reported an error."))
-        usage = usage_from_openai(data["usage"]) if data.get("usage") else None
-        choices = data.get("choices") or []
-        if not choices:
-            return StreamDelta(usage=usage, response_id=data.get("id")) if usage else None
-        choice = choices[0]
-        delta = choice.get("delta") or {}
-        tool_calls = [
-            ToolCallDelta(
-                index=int(tc.get("index", 0)),
-                id=tc.get("id"),
-                name=(tc.get("function") or {}).get("name"),
-                arguments=(tc.get("function") or {}).get("arguments") or "",
-            )
-            for tc in delta.get("tool_calls") or []
-        ]
-        return StreamDelta(
-            content=delta.get("content") or "",
-            tool_calls=tool_calls,
-            finish_reason=choice.get("finish_reason"),
-            usage=usage,
-            response_id=data.get("id"),
+        try:
+            return _delta_from_chunk(data)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise ProviderStreamBroken(f"The provider sent a malformed stream chunk: {exc}") from None
+
+
+def _delta_from_chunk(data: dict[str, Any]) -> StreamDelta | None:
+    usage = usage_from_openai(data["usage"]) if data.get("usage") else None
+    choices = data.get("choices") or []
+    if not choices:
+        return StreamDelta(usage=usage, response_id=data.get("id")) if usage else None
+    choice = choices[0]
+    delta = choice.get("delta") or {}
+    tool_calls = [
+        ToolCallDelta(
+            index=int(tc.get("index", 0)),
+            id=tc.get("id"),
+            name=(tc.get("function") or {}).get("name"),
+            arguments=(tc.get("function") or {}).get("arguments") or "",
         )
+        for tc in delta.get("tool_calls") or []
+    ]
+    return StreamDelta(
+        content=delta.get("content") or "",
+        tool_calls=tool_calls,
+        finish_reason=choice.get("finish_reason"),
+        usage=usage,
+        response_id=data.get("id"),
+    )

@@ -358,9 +358,3 @@ def test_a_corrupt_body_is_undecodable(codec: EventCodec) -> None:
 def test_decode_as_the_wrong_type_is_undecodable(codec: EventCodec, event: Any, wrong: type) -> None:
     with pytest.raises(UndecodableEvent, match=f"expected {wrong.__name__}, got {_name(event)}"):
         codec.decode_as(wrong, codec.encode(event))
-
-
-def test_decode_accepts_a_memoryview_or_bytearray(codec: EventCodec) -> None:
-    data = codec.encode(FULL[2])
-    assert codec.decode(bytearray(data)) == FULL[2]
-    assert codec.decode(memoryview(data)) == FULL[2]

@@ -70,7 +70,6 @@ def _default(field: dataclasses.Field[Any]) -> Any:
 def test_there_is_a_schema_for_every_event_type() -> None:
     names = {p.name.removesuffix(".avsc") for p in SCHEMA_FILES}
     assert {cls.AVRO_NAME for cls in EVENT_TYPES} <= names  # type: ignore[attr-defined]
-    assert len(SCHEMA_FILES) == 20
 
 
 def test_every_dataclass_in_events_has_a_schema() -> None:
@@ -122,6 +121,8 @@ def test_every_record_an_event_reaches_has_a_dataclass(cls: Any) -> None:
 
 
 def test_records_with_avro_names_are_exactly_the_event_types() -> None:
-    with_names = [getattr(schemas.events, n) for n in schemas.events.__all__ if hasattr(getattr(schemas.events, n), "AVRO_NAME")]
+    with_names = [
+        getattr(schemas.events, n) for n in schemas.events.__all__ if hasattr(getattr(schemas.events, n), "AVRO_NAME")
+    ]
     assert set(with_names) == set(EVENT_TYPES)
-    assert all(cls.AVRO_NAME == f"turnout.{cls.__name__}" for cls in EVENT_TYPES)  # type: ignore[attr-defined]
+    assert [cls.AVRO_NAME for cls in EVENT_TYPES] == [f"turnout.{cls.__name__}" for cls in EVENT_TYPES]  # type: ignore[attr-defined]

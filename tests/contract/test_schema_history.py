@@ -86,9 +86,10 @@ def _assert_carries(decoded: Any, written: Any, where: str = "") -> None:
 
 def test_every_event_type_has_a_history() -> None:
     for cls in EVENT_TYPES:
-        versions = [v for v, _ in _versions(cls.AVRO_NAME)]  # type: ignore[attr-defined]
-        assert versions == list(range(1, len(versions) + 1)), cls.AVRO_NAME
-        assert versions, f"{cls.AVRO_NAME} has no history/{cls.AVRO_NAME}.v1.avsc"  # type: ignore[attr-defined]
+        name: str = cls.AVRO_NAME  # type: ignore[attr-defined]
+        versions = [v for v, _ in _versions(name)]
+        assert versions, f"{name} has no history/{name}.v1.avsc"
+        assert versions == list(range(1, len(versions) + 1)), f"{name}: versions must be v1, v2, ... without gaps"
 
 
 @pytest.mark.parametrize("path", HISTORY_FILES, ids=lambda p: p.name)
@@ -99,7 +100,7 @@ def test_history_files_are_self_contained_versions_of_an_event(path: Path) -> No
     assert parsed["name"] == match.group(1)
     assert match.group(1) in {cls.AVRO_NAME for cls in EVENT_TYPES}  # type: ignore[attr-defined]
     # EventCodec loads history with fastavro's load_schema, which looks outside types up next to the file
-    assert to_parsing_canonical_form(fastavro.schema.load_schema(path)) == to_parsing_canonical_form(parsed)
+    assert to_parsing_canonical_form(fastavro.schema.load_schema(str(path))) == to_parsing_canonical_form(parsed)
 
 
 CASES = [

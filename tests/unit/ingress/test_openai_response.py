@@ -108,7 +108,11 @@ def test_chunk_body_with_include_usage_has_a_null_usage_until_the_last_chunk() -
                 deployment="d",
                 tool_calls_json='[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]',
             ),
-            {"tool_calls": [{"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}]},
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "call_1", "type": "function", "function": {"name": "f", "arguments": ""}}
+                ]
+            },
         ),
         (
             ChunkEvent(request_id="r", seq=3, deployment="d", content="a", tool_calls_json='[{"index":1}]'),

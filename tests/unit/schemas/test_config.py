@@ -83,7 +83,11 @@ def _drop(path: str) -> Callable[[dict[str, Any]], None]:
         (_set("gateway.port", 70000), "gateway.port:", "less than or equal to 65535"),
         (_set("kafka.partitions", 0), "kafka.partitions:", "greater than or equal to 1"),
         (_set("gateway.request_timeout_s", 0), "gateway.request_timeout_s:", "greater than 0"),
-        (_set("deployments.sim-gpt-4o.input_usd_per_mtok", -1), "deployments.sim-gpt-4o.input_usd_per_mtok:", "greater than or equal to 0"),
+        (
+            _set("deployments.sim-gpt-4o.input_usd_per_mtok", -1),
+            "deployments.sim-gpt-4o.input_usd_per_mtok:",
+            "greater than or equal to 0",
+        ),
         (_set("topology.layout", "ring"), "topology.layout:", "'split' or 'fused'"),
         (_set("kafka.topic_prefix", "a b"), "kafka.topic_prefix:", "should match pattern"),
         (_set("providers.simulator.kind", "anthropic"), "providers.simulator.kind:", "'openai'"),
@@ -100,7 +104,11 @@ def _drop(path: str) -> Callable[[dict[str, Any]], None]:
             "models.smart-chat.deployments.1:",
             "unknown deployment 'nope'",
         ),
-        (_set("deployments.sim-gpt-4o.provider", "nope"), "deployments.sim-gpt-4o.provider:", "unknown provider 'nope'"),
+        (
+            _set("deployments.sim-gpt-4o.provider", "nope"),
+            "deployments.sim-gpt-4o.provider:",
+            "unknown provider 'nope'",
+        ),
         (_set("keys.1.models", ["nope"]), "keys.1.models:", "unknown model 'nope'"),
         (_set("keys.0.key_env", "DEMO_KEY"), "keys.0:", "exactly one of key_sha256 or key_env"),
         (_drop("keys.0.key_sha256"), "keys.0:", "exactly one of key_sha256 or key_env"),
@@ -192,7 +200,7 @@ def test_load_config_refuses_a_chdb_dsn_without_a_path(tmp_path: Path, example_d
     data = copy.deepcopy(example_data)
     data["clickhouse"]["dsn"] = "chdb://relative/path"
     path = _write(tmp_path, data)
-    with pytest.raises(ConfigError, match="clickhouse.dsn: use chdb:///") as caught:
+    with pytest.raises(ConfigError, match=r"clickhouse\.dsn: use chdb:///") as caught:
         load_config(path)
     assert str(path) in str(caught.value)
 

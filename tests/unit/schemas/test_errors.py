@@ -78,6 +78,7 @@ def test_each_error_class_says_how_it_behaves(
 def test_the_table_covers_every_error_class() -> None:
     def subclasses(cls: type) -> set[type]:
         found = {cls}
+        sub: type
         for sub in cls.__subclasses__():
             found |= subclasses(sub)
         return found

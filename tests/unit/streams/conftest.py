@@ -17,6 +17,7 @@ from schemas.events import Caller, ChatMessage, ChatRequest, RequestEvent, Stage
 EXAMPLE = Path(schemas.config.__file__).resolve().parents[1] / "config" / "turnout.yaml"
 RECEIVED_US = 1_700_000_000_000_000
 
+
 @pytest.fixture(scope="session")
 def example_config() -> TurnoutConfig:
     return load_config(EXAMPLE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from schemas.config import TopologyConfig
@@ -43,7 +45,7 @@ def test_split_layout_chains_one_agent_per_stage() -> None:
         AgentSpec("invoke", "tt.stage.route", ("invoke",), "tt.stage.invoke", 32),
         AgentSpec("output_guard", "tt.stage.invoke", ("output_guard",), None, 1),
     ]
-    for before, after in zip(specs, specs[1:], strict=False):
+    for before, after in itertools.pairwise(specs):
         assert before.output_topic == after.input_topic
     assert [s.reads_requests for s in specs] == [True, False, False, False, False]
 

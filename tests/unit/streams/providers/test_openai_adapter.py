@@ -61,7 +61,9 @@ def test_url_is_the_base_url_plus_chat_completions(base_url: str, url: str) -> N
         ),
     ],
 )
-def test_headers_carry_the_key_only_when_there_is_one(api_key: str | None, stream: bool, headers: dict[str, str]) -> None:
+def test_headers_carry_the_key_only_when_there_is_one(
+    api_key: str | None, stream: bool, headers: dict[str, str]
+) -> None:
     spec = ADAPTER.build_request(ChatRequest(model="m", messages=HELLO, stream=stream), "gpt-4o", "http://up", api_key)
     assert spec.headers == headers
 
@@ -179,7 +181,10 @@ def test_parse_response_reads_tool_calls() -> None:
     response = ADAPTER.parse_response(json.dumps(body).encode(), "gpt-4o")
     assert response.content is None
     assert response.finish_reason == "tool_calls"
-    assert response.tool_calls == [ToolCall("call_1", "get_weather", '{"city":"Oslo"}'), ToolCall("call_2", "get_time", "")]
+    assert response.tool_calls == [
+        ToolCall("call_1", "get_weather", '{"city":"Oslo"}'),
+        ToolCall("call_2", "get_time", ""),
+    ]
     assert response.usage == Usage(prompt_tokens=5, total_tokens=5)
     assert response.upstream_model == "gpt-4o"  # no model in the body: the one asked for
     assert response.created == 0
@@ -217,8 +222,22 @@ def _error(code: str | None = None, param: str | None = None, message: str = "up
         (429, {"retry-after": "2"}, _error("rate_limit_exceeded"), ProviderRateLimited, 2.0, "upstream says no"),
         (429, {"retry-after": "0.5"}, _error(), ProviderRateLimited, 0.5, "upstream says no"),
         (429, {}, _error(), ProviderRateLimited, None, "upstream says no"),
-        (429, {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, _error(), ProviderRateLimited, None, "upstream says no"),
-        (401, {}, _error("invalid_api_key"), ProviderAuthError, None, "The provider refused the gateway's credentials."),
+        (
+            429,
+            {"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"},
+            _error(),
+            ProviderRateLimited,
+            None,
+            "upstream says no",
+        ),
+        (
+            401,
+            {},
+            _error("invalid_api_key"),
+            ProviderAuthError,
+            None,
+            "The provider refused the gateway's credentials.",
+        ),
         (403, {}, _error(), ProviderAuthError, None, "The provider refused the gateway's credentials."),
         (400, {}, _error("invalid_value", "temperature"), ProviderBadRequest, None, "upstream says no"),
         (404, {}, _error("model_not_found"), ProviderBadRequest, None, "upstream says no"),

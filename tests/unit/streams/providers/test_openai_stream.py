@@ -47,7 +47,9 @@ TEXT_DELTAS = [
     StreamDelta(content="Héllo", response_id="chatcmpl-7"),
     StreamDelta(content=" wörld 😀", response_id="chatcmpl-7"),
     StreamDelta(finish_reason="stop", response_id="chatcmpl-7"),
-    StreamDelta(usage=Usage(prompt_tokens=19, completion_tokens=3, cached_tokens=16, total_tokens=22), response_id="chatcmpl-7"),
+    StreamDelta(
+        usage=Usage(prompt_tokens=19, completion_tokens=3, cached_tokens=16, total_tokens=22), response_id="chatcmpl-7"
+    ),
 ]
 
 TOOL_STREAM = b"".join(
@@ -57,7 +59,12 @@ TOOL_STREAM = b"".join(
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
-                    {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""},
+                    }
                 ],
             }
         ),
@@ -94,7 +101,9 @@ def _splits(data: bytes) -> list[list[bytes]]:
     return cases
 
 
-@pytest.mark.parametrize(("stream", "expected"), [(TEXT_STREAM, TEXT_DELTAS), (TOOL_STREAM, TOOL_DELTAS)], ids=["text", "tools"])
+@pytest.mark.parametrize(
+    ("stream", "expected"), [(TEXT_STREAM, TEXT_DELTAS), (TOOL_STREAM, TOOL_DELTAS)], ids=["text", "tools"]
+)
 def test_any_split_gives_the_same_deltas(stream: bytes, expected: list[StreamDelta]) -> None:
     for pieces in _splits(stream):
         assert _parse(pieces) == expected

@@ -37,10 +37,26 @@ RESPONSE = ChatResponse(
 )
 ERROR = ErrorInfo(status=503, type="overloaded", message="busy", error_class="ProviderOverloaded")
 ATTEMPTS = [
-    Attempt("sim-gpt-4o", "simulator", ok=False, started_at_us=RECEIVED + 100, latency_us=3_000,
-            error_class="ProviderOverloaded", http_status=503, ttft_us=None),
-    Attempt("sim-gpt-4o", "simulator", ok=False, started_at_us=RECEIVED + 3_200, latency_us=2_000,
-            error_class="ProviderStreamBroken", http_status=502, ttft_us=500),
+    Attempt(
+        "sim-gpt-4o",
+        "simulator",
+        ok=False,
+        started_at_us=RECEIVED + 100,
+        latency_us=3_000,
+        error_class="ProviderOverloaded",
+        http_status=503,
+        ttft_us=None,
+    ),
+    Attempt(
+        "sim-gpt-4o",
+        "simulator",
+        ok=False,
+        started_at_us=RECEIVED + 3_200,
+        latency_us=2_000,
+        error_class="ProviderStreamBroken",
+        http_status=502,
+        ttft_us=500,
+    ),
     Attempt("sim-gpt-4o-mini", "simulator", ok=True, started_at_us=RECEIVED + 5_300, latency_us=5_000, ttft_us=800),
 ]
 
@@ -59,7 +75,12 @@ def test_a_served_request(stage_event: Callable[..., StageEvent]) -> None:
 
     assert answer.reply_to == "turnout.replies.gw-1"
     reply = answer.reply
-    assert (reply.request_id, reply.logical_model, reply.response, reply.error) == ("req-1", "smart-chat", RESPONSE, None)
+    assert (reply.request_id, reply.logical_model, reply.response, reply.error) == (
+        "req-1",
+        "smart-chat",
+        RESPONSE,
+        None,
+    )
     assert (reply.deployment, reply.cache_hit, reply.chunks_sent) == ("sim-gpt-4o-mini", False, 3)
     assert reply.upstream_us == 10_000
     assert reply.gateway_us == 10_000
@@ -68,7 +89,11 @@ def test_a_served_request(stage_event: Callable[..., StageEvent]) -> None:
     assert record.error_class is None
     assert record.usage == RESPONSE.usage
     assert record.cost_usd == 0.25
-    assert (record.deployment, record.upstream_model, record.provider) == ("sim-gpt-4o-mini", "gpt-4o-mini", "simulator")
+    assert (record.deployment, record.upstream_model, record.provider) == (
+        "sim-gpt-4o-mini",
+        "gpt-4o-mini",
+        "simulator",
+    )
     assert (record.received_at_us, record.finished_at_us, record.total_us) == (RECEIVED, RECEIVED + 20_000, 20_000)
     assert record.upstream_us == 10_000
     assert record.ttft_us == 800  # from the last attempt that succeeded, not the broken one before it

@@ -27,8 +27,11 @@ FREE = DeploymentConfig(provider="p", model="m")
         (Usage(prompt_tokens=1_000_000, cached_tokens=600_000, completion_tokens=200_000), WITHOUT_CACHED_PRICE, 0.27),
         # cached tokens beyond the prompt are capped at the prompt
         (Usage(prompt_tokens=100, cached_tokens=500), WITH_CACHED_PRICE, 0.000125),
-        (Usage(prompt_tokens=19, completion_tokens=10, cached_tokens=8, total_tokens=29), WITH_CACHED_PRICE,
-         (11 * 2.5 + 8 * 1.25 + 10 * 10.0) / 1e6),
+        (
+            Usage(prompt_tokens=19, completion_tokens=10, cached_tokens=8, total_tokens=29),
+            WITH_CACHED_PRICE,
+            (11 * 2.5 + 8 * 1.25 + 10 * 10.0) / 1e6,
+        ),
         (Usage(prompt_tokens=123_456, completion_tokens=7_890), FREE, 0.0),
     ],
 )
