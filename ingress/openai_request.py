@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 
 from schemas.errors import InvalidRequest
-from schemas.events import ChatMessage, ChatRequest, ToolCall
+from schemas.events import ChatMessage, ChatRequest, EmbeddingsRequest, ToolCall
 
-__all__ = ["parse_chat_request"]
+__all__ = ["parse_chat_request", "parse_embeddings_request"]
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 _MODELED = {
@@ -154,4 +154,33 @@ def parse_chat_request(body: Any) -> ChatRequest:
         response_format_json=_json_field(body, "response_format", (dict,)),
         user=user if isinstance(user, str) else None,
         extra_json=orjson.dumps(extra).decode() if extra else None,
+    )
+
+
+MAX_EMBEDDING_INPUTS = 2048
+
+
+def parse_embeddings_request(body: Any) -> EmbeddingsRequest:
+    """An OpenAI ``/v1/embeddings`` body -> ``EmbeddingsRequest`` (text inputs; token arrays refused)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' is required and must be a string.", param="model")
+    raw = body.get("input")
+    inputs = [raw] if isinstance(raw, str) else raw
+    if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) and i for i in inputs):
+        raise InvalidRequest("'input' must be a non-empty string or an array of non-empty strings.", param="input")
+    if len(inputs) > MAX_EMBEDDING_INPUTS:
+        raise InvalidRequest(f"'input' may hold at most {MAX_EMBEDDING_INPUTS} items.", param="input")
+    encoding = body.get("encoding_format")
+    if encoding not in (None, "float", "base64"):
+        raise InvalidRequest("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
+    user = body.get("user")
+    return EmbeddingsRequest(
+        model=model,
+        inputs=inputs,
+        dimensions=_number(body, "dimensions", 1, 65536, integer=True),
+        encoding_format=encoding,
+        user=user if isinstance(user, str) else None,
     )

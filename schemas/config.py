@@ -35,6 +35,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "provider_api_key",
+    "provider_secret",
     "resolve_secrets",
 ]
 
@@ -88,13 +89,30 @@ class TopologyConfig(_Model):
     web_port: int | None = Field(None, description="Faust's web server on 127.0.0.1; off when null.")
 
 
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+
 class ProviderConfig(_Model):
-    kind: Literal["openai"] = "openai"
+    """One provider endpoint. ``kind`` picks the wire format: ``openai`` (also vLLM, Ollama,
+    llama.cpp, Mistral and other OpenAI-compatible servers), ``anthropic``, ``gemini``, ``bedrock``."""
+
+    kind: Literal["openai", "anthropic", "gemini", "bedrock"] = "openai"
     base_url: str
-    api_key_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    api_key_env: str | None = Field(None, pattern=_ENV_NAME)
+    api_version: str | None = Field(None, description="anthropic-version header; Gemini API version.")
+    region: str | None = Field(None, description="AWS region (bedrock).")
+    aws_access_key_id_env: str | None = Field(None, pattern=_ENV_NAME)
+    aws_secret_access_key_env: str | None = Field(None, pattern=_ENV_NAME)
+    aws_session_token_env: str | None = Field(None, pattern=_ENV_NAME)
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)
     max_connections: int = Field(200, ge=1)
+
+    @model_validator(mode="after")
+    def _bedrock_needs_a_region(self) -> ProviderConfig:
+        if self.kind == "bedrock" and not self.region:
+            raise ValueError("a bedrock provider needs a region")
+        return self
 
 
 class DeploymentConfig(_Model):
@@ -214,5 +232,10 @@ def resolve_secrets(config: TurnoutConfig, environ: Mapping[str, str] | None = N
 
 
 def provider_api_key(provider: ProviderConfig, environ: Mapping[str, str] | None = None) -> str | None:
+    return provider_secret(provider.api_key_env, environ)
+
+
+def provider_secret(env_name: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The value of the environment variable ``env_name`` (None when unnamed or unset)."""
     env = os.environ if environ is None else environ
-    return env.get(provider.api_key_env) if provider.api_key_env else None
+    return env.get(env_name) if env_name else None

@@ -17,7 +17,8 @@
         ├── ProviderConnectionError   502 upstream_error         (retriable, trips)
         ├── ProviderStreamBroken      502 upstream_error         (retriable before the first chunk)
         ├── ProviderAuthError         502 upstream_error         (the gateway's provider key was refused)
-        └── ProviderBadRequest        400 invalid_request_error  (the request itself; not retriable)
+        ├── ProviderBadRequest        400 invalid_request_error  (the request itself; not retriable)
+        └── ProviderContentPolicy     400 invalid_request_error  (refused by the provider's content policy)
 
 Behaviour lives in class attributes: ``status`` (HTTP), ``type`` (OpenAI's error type),
 ``retriable`` (another attempt may succeed), ``trips_breaker`` (counts against the deployment).
@@ -38,6 +39,7 @@ __all__ = [
     "ProviderAuthError",
     "ProviderBadRequest",
     "ProviderConnectionError",
+    "ProviderContentPolicy",
     "ProviderError",
     "ProviderOverloaded",
     "ProviderRateLimited",
@@ -181,6 +183,14 @@ class ProviderAuthError(ProviderError):
 class ProviderBadRequest(ProviderError):
     status = 400
     type = "invalid_request_error"
+    retriable = False
+    trips_breaker = False
+
+
+class ProviderContentPolicy(ProviderError):
+    status = 400
+    type = "invalid_request_error"
+    code = "content_policy_violation"
     retriable = False
     trips_breaker = False
 

@@ -21,6 +21,8 @@ __all__ = [
     "ChatResponse",
     "ChunkEvent",
     "DeadLetter",
+    "EmbeddingsRequest",
+    "EmbeddingsResponse",
     "ErrorInfo",
     "GuardVerdict",
     "ReplyEvent",
@@ -154,6 +156,22 @@ class StageTiming:
 
 
 @dataclass(frozen=True, slots=True)
+class EmbeddingsRequest:
+    model: str
+    inputs: list[str]
+    dimensions: int | None = None
+    encoding_format: str | None = None
+    user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingsResponse:
+    vectors: list[list[float]]
+    usage: Usage
+    upstream_model: str
+
+
+@dataclass(frozen=True, slots=True)
 class RequestEvent:
     AVRO_NAME: ClassVar[str] = "turnout.RequestEvent"
     request_id: str
@@ -164,6 +182,7 @@ class RequestEvent:
     caller: Caller
     request: ChatRequest
     metadata: dict[str, str] = field(default_factory=dict)
+    embeddings: EmbeddingsRequest | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +197,7 @@ class StageEvent:
     attempts: list[Attempt] = field(default_factory=list)
     timings: list[StageTiming] = field(default_factory=list)
     streamed_chunks: int | None = None
+    embeddings: EmbeddingsResponse | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +222,7 @@ class ReplyEvent:
     gateway_us: int = 0
     upstream_us: int = 0
     chunks_sent: int = 0
+    embeddings: EmbeddingsResponse | None = None
 
 
 @dataclass(frozen=True, slots=True)

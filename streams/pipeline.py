@@ -82,9 +82,14 @@ class Pipeline:
                 return finish(outcome.event, self._clock(), error=outcome.error.to_info())
             return outcome.event
         if stage == "output_guard":
-            assert event.response is not None and event.route is not None
+            assert event.route is not None
+            deployment = self._config.deployments[event.route.deployment]
+            if event.embeddings is not None:
+                cost = cost_usd(event.embeddings.usage, deployment)
+                return finish(event, self._clock(), embeddings=event.embeddings, cost_usd=cost)
+            assert event.response is not None
             verdict = check_output(event.response)
-            cost = cost_usd(event.response.usage, self._config.deployments[event.route.deployment])
+            cost = cost_usd(event.response.usage, deployment)
             return finish(
                 event,
                 self._clock(),

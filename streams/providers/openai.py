@@ -16,14 +16,23 @@ from schemas.errors import (
     ContextWindowExceeded,
     ProviderAuthError,
     ProviderBadRequest,
+    ProviderContentPolicy,
     ProviderError,
     ProviderOverloaded,
     ProviderRateLimited,
     ProviderStreamBroken,
     TurnoutError,
 )
-from schemas.events import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
-from streams.providers.base import HttpRequestSpec, StreamDelta, ToolCallDelta
+from schemas.events import (
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    ToolCall,
+    Usage,
+)
+from streams.providers.base import HttpRequestSpec, ProviderEndpoint, StreamDelta, ToolCallDelta
 
 __all__ = ["OpenAIAdapter", "OpenAIStreamParser", "message_to_openai", "usage_from_openai"]
 
@@ -88,10 +97,9 @@ def _tool_calls_from_openai(items: list[dict[str, Any]] | None) -> list[ToolCall
 
 class OpenAIAdapter:
     kind = "openai"
+    capabilities = frozenset({"chat", "stream", "tools", "json_mode", "embeddings"})
 
-    def build_request(
-        self, request: ChatRequest, upstream_model: str, base_url: str, api_key: str | None
-    ) -> HttpRequestSpec:
+    def build_request(self, request: ChatRequest, upstream_model: str, endpoint: ProviderEndpoint) -> HttpRequestSpec:
         body: dict[str, Any] = {}
         if request.extra_json:
             extra = orjson.loads(request.extra_json)
@@ -114,10 +122,36 @@ class OpenAIAdapter:
         headers = {"content-type": "application/json", "accept": "application/json"}
         if request.stream:
             headers["accept"] = "text/event-stream"
-        if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
-        url = base_url.rstrip("/") + "/chat/completions"
+        if endpoint.api_key:
+            headers["authorization"] = f"Bearer {endpoint.api_key}"
+        url = endpoint.base_url.rstrip("/") + "/chat/completions"
         return HttpRequestSpec("POST", url, headers, orjson.dumps(body))
+
+    def build_embeddings_request(
+        self, request: EmbeddingsRequest, upstream_model: str, endpoint: ProviderEndpoint
+    ) -> HttpRequestSpec:
+        body: dict[str, Any] = {"model": upstream_model, "input": list(request.inputs), "encoding_format": "float"}
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        if request.user is not None:
+            body["user"] = request.user
+        headers = {"content-type": "application/json", "accept": "application/json"}
+        if endpoint.api_key:
+            headers["authorization"] = f"Bearer {endpoint.api_key}"
+        url = endpoint.base_url.rstrip("/") + "/embeddings"
+        return HttpRequestSpec("POST", url, headers, orjson.dumps(body))
+
+    def parse_embeddings_response(self, body: bytes, upstream_model: str) -> EmbeddingsResponse:
+        try:
+            data = orjson.loads(body)
+            items = sorted(data["data"], key=lambda d: int(d.get("index", 0)))
+            return EmbeddingsResponse(
+                vectors=[[float(x) for x in item["embedding"]] for item in items],
+                usage=usage_from_openai(data.get("usage")),
+                upstream_model=str(data.get("model") or upstream_model),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ProviderError(f"The provider sent embeddings Turnout cannot read: {exc}") from None
 
     def parse_response(self, body: bytes, upstream_model: str) -> ChatResponse:
         try:
@@ -169,6 +203,8 @@ def _classify(status: int, headers: dict[str, str], err: dict[str, Any], message
     code = err.get("code")
     if code == "context_length_exceeded":
         return ContextWindowExceeded(message, param=err.get("param"))
+    if code == "content_policy_violation" or err.get("type") == "content_policy_violation":
+        return ProviderContentPolicy(message)
     if status == 429:
         return ProviderRateLimited(message, retry_after_s=_retry_after(headers))
     if status in (401, 403):

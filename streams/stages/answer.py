@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.events import ChatResponse, ErrorInfo, ReplyEvent, RequestRecord, StageEvent, Usage
+from schemas.events import ChatResponse, EmbeddingsResponse, ErrorInfo, ReplyEvent, RequestRecord, StageEvent, Usage
 
 __all__ = ["Answer", "finish"]
 
@@ -24,12 +24,13 @@ def finish(
     *,
     response: ChatResponse | None = None,
     error: ErrorInfo | None = None,
+    embeddings: EmbeddingsResponse | None = None,
     cost_usd: float = 0.0,
     guard_action: str | None = None,
 ) -> Answer:
-    """The answer to ``event``: exactly one of ``response`` and ``error``."""
-    if (response is None) == (error is None):
-        raise ValueError("give exactly one of response and error")
+    """The answer to ``event``: exactly one of ``response``, ``embeddings`` and ``error``."""
+    if sum(x is not None for x in (response, error, embeddings)) != 1:
+        raise ValueError("give exactly one of response, embeddings and error")
     envelope = event.envelope
     route = event.route
     upstream_us = sum(a.latency_us for a in event.attempts)
@@ -43,6 +44,7 @@ def finish(
         logical_model=envelope.request.model,
         response=response,
         error=error,
+        embeddings=embeddings,
         deployment=route.deployment if route else "",
         cache_hit=cache_hit,
         gateway_us=max(0, total_us - upstream_us),
@@ -57,7 +59,7 @@ def finish(
         finished_at_us=now_us,
         logical_model=envelope.request.model,
         status=200 if error is None else error.status,
-        usage=response.usage if response is not None else Usage(),
+        usage=response.usage if response is not None else embeddings.usage if embeddings is not None else Usage(),
         total_us=total_us,
         deployment=route.deployment if route else "",
         upstream_model=route.upstream_model if route else "",

@@ -8,8 +8,8 @@ __all__ = ["check_cache"]
 
 
 def check_cache(event: StageEvent) -> CacheVerdict:
-    """Streams and tool calls are skipped; everything else is a miss until the cache is built."""
+    """Streams, tool calls and embeddings are skipped; everything else is a miss until the cache is built."""
     request = event.envelope.request
-    if request.stream or request.tools_json:
+    if request.stream or request.tools_json or event.envelope.embeddings is not None:
         return CacheVerdict(status="skip")
     return CacheVerdict(status="miss")

@@ -20,6 +20,8 @@ from schemas.events import (
     ChatResponse,
     ChunkEvent,
     DeadLetter,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
     ErrorInfo,
     GuardVerdict,
     ReplyEvent,
@@ -102,6 +104,15 @@ ENVELOPE = RequestEvent(
     caller=CALLER,
     request=REQUEST,
     metadata={"trace_id": "abc", "empty": ""},
+    embeddings=EmbeddingsRequest(
+        model="embed-small", inputs=["one", "two"], dimensions=256, encoding_format="float", user="u-1"
+    ),
+)
+# float32 in Avro: values chosen to be exact in 32 bits
+VECTORS = EmbeddingsResponse(
+    vectors=[[0.5, -0.25], [1.0, 0.125]],
+    usage=Usage(prompt_tokens=4, total_tokens=4),
+    upstream_model="text-embedding-3-small",
 )
 
 FULL: list[Any] = [
@@ -124,6 +135,7 @@ FULL: list[Any] = [
         attempts=[FAILED, SUCCEEDED],
         timings=[StageTiming(stage="route", started_at_us=T0 + 1, ended_at_us=T0 + 2)],
         streamed_chunks=4,
+        embeddings=VECTORS,
     ),
     ChunkEvent(
         request_id="req-1",
@@ -142,6 +154,7 @@ FULL: list[Any] = [
         gateway_us=1_200,
         upstream_us=80_000,
         chunks_sent=4,
+        embeddings=VECTORS,
     ),
     AttemptEvent(request_id="req-1", caller=CALLER, logical_model="smart-chat", attempt_no=2, attempt=FAILED),
     UsageEvent(

@@ -15,7 +15,15 @@ from schemas.codec import AVRO_DIR
 from schemas.events import EVENT_TYPES
 
 SCHEMA_FILES = sorted(AVRO_DIR.glob("turnout.*.avsc"))
-PRIMITIVES: dict[str, Any] = {"string": str, "long": int, "int": int, "double": float, "boolean": bool, "bytes": bytes}
+PRIMITIVES: dict[str, Any] = {
+    "string": str,
+    "long": int,
+    "int": int,
+    "double": float,
+    "float": float,
+    "boolean": bool,
+    "bytes": bytes,
+}
 
 
 def _load(path: Path) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def _drop(path: str) -> Callable[[dict[str, Any]], None]:
         ),
         (_set("topology.layout", "ring"), "topology.layout:", "'split' or 'fused'"),
         (_set("kafka.topic_prefix", "a b"), "kafka.topic_prefix:", "should match pattern"),
-        (_set("providers.simulator.kind", "anthropic"), "providers.simulator.kind:", "'openai'"),
+        (_set("providers.simulator.kind", "cohere"), "providers.simulator.kind:", "'openai', 'anthropic'"),
         (_set("models.smart-chat.deployments", []), "models.smart-chat.deployments:", "at least 1 item"),
         (_drop("providers.simulator.base_url"), "providers.simulator.base_url:", "Field required"),
         (_set("keys", []), "keys:", "at least 1 item"),

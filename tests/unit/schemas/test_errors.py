@@ -17,6 +17,7 @@ from schemas.errors import (
     PermissionDenied,
     ProviderAuthError,
     ProviderBadRequest,
+    ProviderContentPolicy,
     ProviderConnectionError,
     ProviderError,
     ProviderOverloaded,
@@ -51,6 +52,7 @@ BEHAVIOUR = [
     (ProviderStreamBroken, ProviderError, 502, "upstream_error", None, True, True),
     (ProviderAuthError, ProviderError, 502, "upstream_error", None, False, True),
     (ProviderBadRequest, ProviderError, 400, "invalid_request_error", None, False, False),
+    (ProviderContentPolicy, ProviderError, 400, "invalid_request_error", "content_policy_violation", False, False),
 ]
 
 

@@ -17,6 +17,7 @@ from schemas.errors import (
     TurnoutError,
 )
 from schemas.events import ChatMessage, ChatRequest, ChatResponse, ToolCall, Usage
+from streams.providers.base import ProviderEndpoint
 from streams.providers.openai import OpenAIAdapter, classify_openai_error
 
 ADAPTER = OpenAIAdapter()
@@ -24,7 +25,9 @@ HELLO = [ChatMessage(role="user", content="Hello")]
 
 
 def _body(request: ChatRequest, **kwargs: Any) -> dict[str, Any]:
-    spec = ADAPTER.build_request(request, kwargs.get("upstream", "gpt-4o"), "http://up/v1", kwargs.get("key"))
+    spec = ADAPTER.build_request(
+        request, kwargs.get("upstream", "gpt-4o"), ProviderEndpoint("http://up/v1", api_key=kwargs.get("key"))
+    )
     data: dict[str, Any] = json.loads(spec.body)
     return data
 
@@ -39,7 +42,7 @@ def _body(request: ChatRequest, **kwargs: Any) -> dict[str, Any]:
     ],
 )
 def test_url_is_the_base_url_plus_chat_completions(base_url: str, url: str) -> None:
-    spec = ADAPTER.build_request(ChatRequest(model="m", messages=HELLO), "gpt-4o", base_url, None)
+    spec = ADAPTER.build_request(ChatRequest(model="m", messages=HELLO), "gpt-4o", ProviderEndpoint(base_url))
     assert spec.method == "POST"
     assert spec.url == url
 
@@ -64,7 +67,9 @@ def test_url_is_the_base_url_plus_chat_completions(base_url: str, url: str) -> N
 def test_headers_carry_the_key_only_when_there_is_one(
     api_key: str | None, stream: bool, headers: dict[str, str]
 ) -> None:
-    spec = ADAPTER.build_request(ChatRequest(model="m", messages=HELLO, stream=stream), "gpt-4o", "http://up", api_key)
+    spec = ADAPTER.build_request(
+        ChatRequest(model="m", messages=HELLO, stream=stream), "gpt-4o", ProviderEndpoint("http://up", api_key=api_key)
+    )
     assert spec.headers == headers
 
 
