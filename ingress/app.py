@@ -1,22 +1,27 @@
-"""The ASGI app: OpenAI's ``/v1/chat/completions`` and ``/v1/models`` over the Kafka pipeline.
+"""The ASGI app: OpenAI's ``/v1/chat/completions``, ``/v1/embeddings`` and ``/v1/models``, and
+Anthropic's ``/v1/messages``, over the Kafka pipeline.
 
 A request is authenticated, validated, published as a request event and answered from the reply
-topic: JSON, or Server-Sent Events for ``stream: true``. Every error is in OpenAI's shape with its
-status; a request that gets no reply before its deadline gets a 504, never a hang. Each reply
-carries ``x-request-id`` and ``x-turnout-gateway-ms`` (time spent in the gateway, upstream time
-excluded) so users can see the gateway's overhead.
+topic: JSON, or Server-Sent Events for ``stream: true``. Every error is in the API's own shape
+(OpenAI's, or Anthropic's on ``/v1/messages``) with its status; a request that gets no reply
+before its deadline gets a 504, never a hang. Each reply carries ``x-request-id`` and
+``x-turnout-gateway-ms`` (time spent in the gateway, upstream time excluded).
 
 Streams: the response starts only once the first event is back, so an error before the first
 chunk (a refused key, a provider down on every deployment) is a plain HTTP error with its status.
-An error after chunks were sent ends the stream with ``data: {"error": {...}}`` and no ``[DONE]``.
+An error after chunks were sent ends the stream with an error event (OpenAI:
+``data: {"error": {...}}`` and no ``[DONE]``; Anthropic: ``event: error``).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
+import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,12 +30,14 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from ingress.anthropic_request import parse_messages_request
+from ingress.anthropic_response import AnthropicStreamWriter, anthropic_error_body, message_body
 from ingress.auth import KeyRing, bearer_token
-from ingress.openai_request import parse_chat_request
+from ingress.openai_request import parse_chat_request, parse_embeddings_request
 from ingress.openai_response import SSE_DONE, chunk_body, chunk_delta, completion_body, sse, usage_body
 from schemas.config import TurnoutConfig
 from schemas.errors import InvalidRequest, PayloadTooLarge, TurnoutError, openai_error_body
-from schemas.events import ChunkEvent, ErrorInfo, ReplyEvent
+from schemas.events import ChatRequest, ChunkEvent, EmbeddingsResponse, ErrorInfo, ReplyEvent
 from streams.stages.route import check_model_allowed
 from turnout.client import ReplyStream, TurnoutClient
 
@@ -38,16 +45,20 @@ __all__ = ["build_ingress"]
 
 log = logging.getLogger(__name__)
 
+ErrorShape = Callable[[ErrorInfo], dict[str, Any]]
+
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def error_response(info: ErrorInfo, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    info: ErrorInfo, headers: dict[str, str] | None = None, shape: ErrorShape = openai_error_body
+) -> Response:
     headers = dict(headers or {})
     if info.retry_after_s is not None:
         headers["retry-after"] = str(max(1, round(info.retry_after_s)))
-    return _json(openai_error_body(info), info.status, headers)
+    return _json(shape(info), info.status, headers)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -69,72 +80,83 @@ def _decode_json(raw: bytes) -> Any:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from None
 
 
+@dataclass(frozen=True, slots=True)
+class _Started:
+    """A request on its way: its id, its replies, and the first event back."""
+
+    request_id: str
+    replies: ReplyStream
+    first: ChunkEvent | ReplyEvent
+    started: float
+
+    def headers(self) -> dict[str, str]:
+        headers = {"x-request-id": self.request_id}
+        if isinstance(self.first, ReplyEvent):
+            total_ms = (time.perf_counter() - self.started) * 1000
+            headers["x-turnout-gateway-ms"] = f"{max(0.0, total_ms - self.first.upstream_us / 1000):.2f}"
+        return headers
+
+
 class Ingress:
     def __init__(self, config: TurnoutConfig, client: TurnoutClient) -> None:
         self.config = config
         self.client = client
         self.keys = KeyRing(config)
 
-    async def chat_completions(self, request: Request) -> Response:
+    async def _start(self, request: Request, parse: Callable[[Any], Any]) -> tuple[Any, _Started]:
+        """Authenticate, read and validate the body, publish the request, wait for the first event."""
         started = time.perf_counter()
         secret = bearer_token(request.headers.get("authorization"), request.headers.get("x-api-key"))
         caller, _ = self.keys.authenticate(secret, request.headers.get("x-turnout-feature"))
-        body = _decode_json(await _read_body(request, self.config.gateway.max_body_bytes))
-        chat = parse_chat_request(body)
-        check_model_allowed(self.config, caller.key_id, chat.model)
-        event = self.client.new_request(chat, caller, timeout_s=self.config.gateway.request_timeout_s, source="http")
+        parsed = parse(_decode_json(await _read_body(request, self.config.gateway.max_body_bytes)))
+        check_model_allowed(self.config, caller.key_id, parsed.model)
+        timeout_s = self.config.gateway.request_timeout_s
+        if isinstance(parsed, ChatRequest):
+            event = self.client.new_request(parsed, caller, timeout_s=timeout_s, source="http")
+        else:  # embeddings travel beside an empty chat request
+            chat = ChatRequest(model=parsed.model, messages=[])
+            event = self.client.new_request(chat, caller, timeout_s=timeout_s, source="http", embeddings=parsed)
         replies = await self.client.submit(event)
-        first = await replies.next()
-        headers = {"x-request-id": event.request_id}
+        return parsed, _Started(event.request_id, replies, await replies.next(), started)
+
+    # -- OpenAI ----------------------------------------------------------------------------------
+    async def chat_completions(self, request: Request) -> Response:
+        chat, run = await self._start(request, parse_chat_request)
+        first, headers = run.first, run.headers()
         created = int(time.time())
-        completion_id = f"chatcmpl-{event.request_id}"
+        completion_id = f"chatcmpl-{run.request_id}"
         if isinstance(first, ReplyEvent):
-            headers["x-turnout-gateway-ms"] = _gateway_ms(first, started)
             if first.error is not None:
                 return error_response(first.error, headers)
             assert first.response is not None
             if not chat.stream:
                 return _json(completion_body(completion_id, chat.model, created, first.response), headers=headers)
-        stream = self._sse(replies, first, completion_id, chat.model, created, chat.include_usage)
+        stream = self._openai_sse(run, completion_id, chat.model, created, chat.include_usage)
         return StreamingResponse(
             stream, media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"}
         )
 
-    async def _sse(
-        self,
-        replies: ReplyStream,
-        first: ChunkEvent | ReplyEvent,
-        completion_id: str,
-        model: str,
-        created: int,
-        include_usage: bool,
+    async def _openai_sse(
+        self, run: _Started, completion_id: str, model: str, created: int, include_usage: bool
     ) -> AsyncIterator[bytes]:
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            return sse(chunk_body(completion_id, model, created, delta, finish, include_usage=include_usage))
+
         try:
-            yield sse(
-                chunk_body(
-                    completion_id, model, created, {"role": "assistant", "content": ""}, include_usage=include_usage
-                )
-            )
-            event = first
+            yield chunk({"role": "assistant", "content": ""})
+            event = run.first
             while isinstance(event, ChunkEvent):
                 delta = chunk_delta(event)
                 if delta:
-                    yield sse(chunk_body(completion_id, model, created, delta, include_usage=include_usage))
-                event = await replies.next()
+                    yield chunk(delta)
+                event = await run.replies.next()
             if event.error is not None:
                 yield sse(openai_error_body(event.error))
                 return
             assert event.response is not None
-            if isinstance(first, ReplyEvent) and event.response.content:
-                # the whole reply arrived at once (no chunk events): send it as one delta
-                yield sse(
-                    chunk_body(
-                        completion_id, model, created, {"content": event.response.content}, include_usage=include_usage
-                    )
-                )
-            yield sse(
-                chunk_body(completion_id, model, created, {}, event.response.finish_reason, include_usage=include_usage)
-            )
+            if isinstance(run.first, ReplyEvent) and event.response.content:
+                yield chunk({"content": event.response.content})  # the whole reply came at once
+            yield chunk({}, event.response.finish_reason)
             if include_usage:
                 yield sse(
                     {
@@ -148,7 +170,15 @@ class Ingress:
                 )
             yield SSE_DONE
         finally:
-            replies.close()
+            run.replies.close()
+
+    async def embeddings(self, request: Request) -> Response:
+        parsed, run = await self._start(request, parse_embeddings_request)
+        reply = run.first if isinstance(run.first, ReplyEvent) else await run.replies.reply()
+        if reply.error is not None:
+            return error_response(reply.error, run.headers())
+        assert reply.embeddings is not None
+        return _json(_embeddings_body(parsed.model, reply.embeddings, parsed.encoding_format), headers=run.headers())
 
     async def models(self, request: Request) -> Response:
         secret = bearer_token(request.headers.get("authorization"), request.headers.get("x-api-key"))
@@ -161,10 +191,55 @@ class Ingress:
             }
         )
 
+    # -- Anthropic -------------------------------------------------------------------------------
+    async def messages(self, request: Request) -> Response:
+        chat, run = await self._start(request, parse_messages_request)
+        first, headers = run.first, run.headers()
+        message_id = f"msg_{run.request_id}"
+        if isinstance(first, ReplyEvent):
+            if first.error is not None:
+                return error_response(first.error, headers, anthropic_error_body)
+            assert first.response is not None
+            if not chat.stream:
+                return _json(message_body(message_id, chat.model, first.response), headers=headers)
+        writer = AnthropicStreamWriter(message_id, chat.model)
+        return StreamingResponse(
+            self._anthropic_sse(run, writer),
+            media_type="text/event-stream",
+            headers={**headers, "cache-control": "no-cache"},
+        )
 
-def _gateway_ms(reply: ReplyEvent, started: float) -> str:
-    total_ms = (time.perf_counter() - started) * 1000
-    return f"{max(0.0, total_ms - reply.upstream_us / 1000):.2f}"
+    async def _anthropic_sse(self, run: _Started, writer: AnthropicStreamWriter) -> AsyncIterator[bytes]:
+        try:
+            yield writer.start()
+            event = run.first
+            while isinstance(event, ChunkEvent):
+                yield writer.chunk(event)
+                event = await run.replies.next()
+            if event.error is not None:
+                yield writer.error(event.error)
+                return
+            assert event.response is not None
+            yield writer.finish(event.response, streamed=isinstance(run.first, ChunkEvent))
+        finally:
+            run.replies.close()
+
+
+def _embeddings_body(model: str, result: EmbeddingsResponse, encoding: str | None) -> dict[str, Any]:
+    def encode(vector: list[float]) -> Any:
+        if encoding == "base64":  # what the openai SDK asks for: little-endian float32, base64
+            return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+        return vector
+
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": encode(v)} for i, v in enumerate(result.vectors)],
+        "model": model,
+        "usage": {
+            "prompt_tokens": result.usage.prompt_tokens,
+            "total_tokens": result.usage.total_tokens or result.usage.prompt_tokens,
+        },
+    }
 
 
 def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
@@ -179,16 +254,16 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
         finally:
             await client.stop()
 
-    def guarded(handler: Any) -> Any:
+    def guarded(handler: Any, shape: ErrorShape = openai_error_body) -> Any:
         async def endpoint(request: Request) -> Response:
             try:
                 response: Response = await handler(request)
                 return response
             except TurnoutError as exc:
-                return error_response(exc.to_info())
+                return error_response(exc.to_info(), shape=shape)
             except Exception:
                 log.exception("unexpected error in %s", request.url.path)
-                return error_response(TurnoutError("Internal error in the gateway.").to_info())
+                return error_response(TurnoutError("Internal error in the gateway.").to_info(), shape=shape)
 
         return endpoint
 
@@ -216,7 +291,9 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
 
     routes = [
         Route("/v1/chat/completions", guarded(ingress.chat_completions), methods=["POST"]),
+        Route("/v1/embeddings", guarded(ingress.embeddings), methods=["POST"]),
         Route("/v1/models", guarded(ingress.models), methods=["GET"]),
+        Route("/v1/messages", guarded(ingress.messages, anthropic_error_body), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed}, lifespan=lifespan)

@@ -30,7 +30,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.errors import GatewayTimeout, ServiceUnavailable
-from schemas.events import Caller, ChatRequest, ChunkEvent, ReplyEvent, RequestEvent
+from schemas.events import Caller, ChatRequest, ChunkEvent, EmbeddingsRequest, ReplyEvent, RequestEvent
 from streams.topics import TopicNames
 
 __all__ = ["ReplyStream", "TurnoutClient"]
@@ -210,6 +210,7 @@ class TurnoutClient:
         metadata: Mapping[str, str] | None = None,
         request_id: str | None = None,
         source: str = "kafka",
+        embeddings: EmbeddingsRequest | None = None,
     ) -> RequestEvent:
         now = _now_us()
         return RequestEvent(
@@ -221,6 +222,7 @@ class TurnoutClient:
             caller=caller,
             request=request,
             metadata=dict(metadata or {}),
+            embeddings=embeddings,
         )
 
     async def submit(self, event: RequestEvent) -> ReplyStream:
