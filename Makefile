@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= config/turnout.yaml
 
-.PHONY: venv up down demo run test test-fast lint clean
+.PHONY: venv up down demo run test test-fast lint clean bench bench-quick
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ demo: up          ## the stack, a few dozen requests through the openai SDK, a s
 
 run: up           ## the gateway stack in the foreground (with the provider simulator)
 	$(VENV)/bin/turnout run --config $(CONFIG) --simulator
+
+bench: up        ## Turnout beside direct calls and LiteLLM, one run; writes bench/results/latest.json
+	$(VENV)/bin/turnout bench
+
+bench-quick: up  ## the same, as a short smoke run (its figures are not results)
+	$(VENV)/bin/turnout bench --quick
 
 test: up lint     ## every test against the real services
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "BreakerConfig",
     "ClickHouseConfig",
     "ConfigError",
     "DeploymentConfig",
@@ -27,6 +28,7 @@ __all__ = [
     "LogicalModelConfig",
     "ProviderConfig",
     "RedisConfig",
+    "RetryConfig",
     "SinkConfig",
     "TopologyConfig",
     "TurnoutConfig",
@@ -118,14 +120,51 @@ class ProviderConfig(_Model):
 class DeploymentConfig(_Model):
     provider: str
     model: str
+    context_window: int | None = Field(None, ge=1, description="Tokens; a context overflow falls back to a larger one.")
     input_usd_per_mtok: float = Field(0.0, ge=0)
     output_usd_per_mtok: float = Field(0.0, ge=0)
     cached_input_usd_per_mtok: float | None = Field(None, ge=0)
 
 
+FallbackTrigger = Literal[
+    "rate_limited", "overloaded", "timeout", "connection", "server_error", "auth", "context_window", "content_policy"
+]
+DEFAULT_TRIGGERS: tuple[FallbackTrigger, ...] = (
+    "rate_limited",
+    "overloaded",
+    "timeout",
+    "connection",
+    "server_error",
+    "auth",
+    "context_window",
+)
+
+
+class RetryConfig(_Model):
+    """Tries of the same deployment before moving to the next (exponential backoff, full jitter)."""
+
+    max_tries: int = Field(2, ge=1, le=10)
+    base_delay_ms: int = Field(100, ge=0)
+    max_delay_ms: int = Field(2000, ge=0)
+    jitter: bool = True
+
+
+class BreakerConfig(_Model):
+    """Circuit breakers, one per deployment (see streams/stages/breaker.py)."""
+
+    failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open the breaker.")
+    open_s: float = Field(10.0, gt=0, description="How long it stays open before a half-open probe.")
+    latency_p95_ms: float | None = Field(None, gt=0, description="Open when the windowed p95 exceeds this.")
+    window_s: float = Field(30.0, gt=0)
+    min_samples: int = Field(20, ge=1)
+    window_max_samples: int = Field(200, ge=1)
+
+
 class LogicalModelConfig(_Model):
     deployments: tuple[str, ...] = Field(min_length=1, description="Primary first, then fallbacks.")
     description: str = ""
+    fallback_on: tuple[FallbackTrigger, ...] = Field(DEFAULT_TRIGGERS, description="Errors that move to the next.")
+    retry: RetryConfig = Field(default_factory=RetryConfig)
 
 
 class VirtualKeyConfig(_Model):
@@ -152,6 +191,7 @@ class TurnoutConfig(_Model):
     clickhouse: ClickHouseConfig = Field(default_factory=ClickHouseConfig)
     sink: SinkConfig = Field(default_factory=SinkConfig)
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
+    breakers: BreakerConfig = Field(default_factory=BreakerConfig)
     providers: dict[str, ProviderConfig]
     deployments: dict[str, DeploymentConfig]
     models: dict[str, LogicalModelConfig]

@@ -10,6 +10,8 @@
     ├── RateLimited                   429 rate_limit_error       (the gateway's own limits)
     ├── GatewayTimeout                504 timeout                (the request's deadline passed)
     ├── ServiceUnavailable            503 service_unavailable    (Kafka or another part is down)
+    │   ├── CircuitOpen               503 service_unavailable    (a deployment skipped: its breaker is open)
+    │   └── AllDeploymentsFailed      503 service_unavailable    (every deployment of the route failed)
     └── ProviderError                 502 upstream_error         (retriable, trips the breaker)
         ├── ProviderRateLimited       429 rate_limit_error       (retriable, does not trip)
         ├── ProviderOverloaded        503 overloaded             (retriable, trips)
@@ -29,7 +31,9 @@ from __future__ import annotations
 from schemas.events import ErrorInfo
 
 __all__ = [
+    "AllDeploymentsFailed",
     "AuthenticationFailed",
+    "CircuitOpen",
     "ContextWindowExceeded",
     "GatewayTimeout",
     "InvalidRequest",
@@ -143,6 +147,14 @@ class GatewayTimeout(TurnoutError):
 class ServiceUnavailable(TurnoutError):
     status = 503
     type = "service_unavailable"
+
+
+class CircuitOpen(ServiceUnavailable):
+    code = "circuit_open"
+
+
+class AllDeploymentsFailed(ServiceUnavailable):
+    code = "all_deployments_failed"
 
 
 class ProviderError(TurnoutError):

@@ -14,6 +14,7 @@ __all__ = [
     "EVENT_TYPES",
     "Attempt",
     "AttemptEvent",
+    "BreakerEvent",
     "CacheVerdict",
     "Caller",
     "ChatMessage",
@@ -286,6 +287,17 @@ class DeadLetter:
     key: bytes | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BreakerEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.BreakerEvent"
+    deployment: str
+    state: str
+    previous_state: str
+    reason: str
+    at_us: int
+    opened_at_us: int = 0
+
+
 EVENT_TYPES: tuple[type, ...] = (
     RequestEvent,
     StageEvent,
@@ -295,4 +307,5 @@ EVENT_TYPES: tuple[type, ...] = (
     UsageEvent,
     RequestRecord,
     DeadLetter,
+    BreakerEvent,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.events import Attempt, AttemptEvent, RequestRecord, UsageEvent
+from schemas.events import Attempt, AttemptEvent, BreakerEvent, RequestRecord, UsageEvent
 
 __all__ = ["TABLE_COLUMNS", "attempt_row", "request_row", "row_for", "usage_row"]
 
@@ -72,6 +72,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "latency_us",
         "ttft_us",
     ],
+    "breaker_events": ["deployment", "state", "previous_state", "reason", "at", "opened_at"],
     "usage": [
         "request_id",
         "tenant",
@@ -161,6 +162,10 @@ def usage_row(e: UsageEvent) -> list[Any]:
     ]
 
 
+def breaker_row(e: BreakerEvent) -> list[Any]:
+    return [e.deployment, e.state, e.previous_state, e.reason, _ts(e.at_us), _ts(e.opened_at_us)]
+
+
 def row_for(event: Any) -> tuple[str, list[Any]] | None:
     """The table and row for an event, or None for events no table holds."""
     if isinstance(event, RequestRecord):
@@ -169,4 +174,6 @@ def row_for(event: Any) -> tuple[str, list[Any]] | None:
         return "attempts", attempt_row(event)
     if isinstance(event, UsageEvent):
         return "usage", usage_row(event)
+    if isinstance(event, BreakerEvent):
+        return "breaker_events", breaker_row(event)
     return None

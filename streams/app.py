@@ -11,12 +11,15 @@ import logging
 from typing import Any
 
 import faust
+import redis.asyncio as aioredis
 
-from schemas.codec import EventCodec
+from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
+from schemas.events import AttemptEvent
 from streams.agents import StageHandler
+from streams.breakers import BreakerBoard, BreakerTracker, JsonTable, follow_breakers
 from streams.emitter import FaustEmitter
-from streams.invoker import Invoker
+from streams.invoker import Invoker, now_us
 from streams.kafka_transport import LowLatencyTransport
 from streams.pipeline import Pipeline
 from streams.providers.transport import ProviderTransport
@@ -65,11 +68,15 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     topics = TopicNames(kafka.topic_prefix)
     codec = EventCodec()
     transport = ProviderTransport(dict(config.providers))
-    pipeline = Pipeline(config, Invoker(config, transport, topics))
+    redis = aioredis.from_url(config.redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    board = BreakerBoard(config.breakers, redis, lease_prefix=kafka.topic_prefix)
+    pipeline = Pipeline(config, Invoker(config, transport, topics, breakers=board))
     emitter = FaustEmitter(app.producer, codec)
 
     def raw_topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=kafka.partitions)
+
+    _add_breakers(app, config, topics, codec, emitter, board, raw_topic)
 
     for spec in agent_specs(config.topology, topics):
         handler = StageHandler(spec, pipeline, emitter, codec, topics)
@@ -78,6 +85,42 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
         )
 
     return app
+
+
+def _add_breakers(
+    app: TurnoutApp,
+    config: TurnoutConfig,
+    topics: TopicNames,
+    codec: EventCodec,
+    emitter: FaustEmitter,
+    board: BreakerBoard,
+    raw_topic: Any,
+) -> None:
+    """The breaker agent (attempts in, transitions out) and this worker's view of every breaker."""
+    table = app.Table("breakers", default=None, partitions=config.kafka.partitions, key_type=bytes, value_type=bytes)
+    tracker = BreakerTracker(JsonTable(table), config.breakers)
+
+    @app.agent(raw_topic(topics.attempts), name="turnout.breakers")
+    async def breakers(stream: faust.StreamT) -> None:
+        async for value in stream:
+            try:
+                attempt = codec.decode_as(AttemptEvent, value)
+            except UndecodableEvent:
+                continue  # the sink and the stages dead-letter what they cannot read; breakers skip it
+            transition = tracker.record(attempt, now_us())
+            if transition is not None:
+                log.warning(
+                    "breaker %s: %s -> %s (%s)",
+                    transition.deployment,
+                    transition.previous_state,
+                    transition.state,
+                    transition.reason,
+                )
+                await (await emitter.send(topics.breakers, transition.deployment, transition))
+
+    @app.task
+    async def follow() -> None:
+        await follow_breakers(board, config.kafka.bootstrap, topics.breakers, config.kafka.partitions, codec)
 
 
 def _agent_body(handler: StageHandler) -> Any:

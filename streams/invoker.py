@@ -10,6 +10,7 @@ breakers come with the resilience issue.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -17,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from schemas.config import ProviderConfig, TurnoutConfig, provider_secret
-from schemas.errors import GatewayTimeout, TurnoutError
+from schemas.config import ProviderConfig, RetryConfig, TurnoutConfig, provider_secret
+from schemas.errors import AllDeploymentsFailed, CircuitOpen, GatewayTimeout, TurnoutError
 from schemas.events import (
     Attempt,
     AttemptEvent,
@@ -29,12 +30,14 @@ from schemas.events import (
     Usage,
     UsageEvent,
 )
+from streams.breakers import BreakerBoard
 from streams.emitter import Emitter
 from streams.providers.accumulate import StreamAccumulator
 from streams.providers.base import HttpRequestSpec, ProviderAdapter, ProviderEndpoint, StreamDelta, StreamParser
 from streams.providers.registry import adapter_for
 from streams.providers.transport import ProviderTransport
 from streams.stages.cost import cost_usd
+from streams.stages.retry import fallback_trigger, retry_delay_s
 from streams.topics import TopicNames
 
 __all__ = ["InvokeOutcome", "Invoker", "endpoint_for", "now_us"]
@@ -99,6 +102,18 @@ class _Target:
     upstream_model: str
     adapter: ProviderAdapter
     endpoint: ProviderEndpoint
+    context_window: int | None
+
+
+@dataclass
+class _Run:
+    """One request's way through the invoke stage: its attempts and what reached the client."""
+
+    event: StageEvent
+    emitter: Emitter
+    attempts: list[Attempt]
+    buffer: _ChunkBuffer = field(default_factory=lambda: _ChunkBuffer())
+    sent: list[Awaitable[Any]] = field(default_factory=list)
 
 
 class Invoker:
@@ -108,11 +123,15 @@ class Invoker:
         transport: ProviderTransport,
         topics: TopicNames,
         clock: Callable[[], int] = now_us,
+        breakers: BreakerBoard | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self._config = config
         self._transport = transport
         self._topics = topics
         self._clock = clock
+        self._breakers = breakers
+        self._rng = rng or random.Random()
         self._endpoints = {name: endpoint_for(p) for name, p in config.providers.items()}
 
     def _target(self, deployment_name: str) -> _Target:
@@ -124,64 +143,111 @@ class Invoker:
             deployment.model,
             adapter_for(provider.kind),
             self._endpoints[deployment.provider],
+            deployment.context_window,
         )
 
     async def invoke(self, event: StageEvent, emitter: Emitter) -> InvokeOutcome:
-        """Try the route's deployments in order until one answers."""
+        """Try the route's deployments in order, each with its retries, until one answers."""
         assert event.route is not None, "invoke runs after route"
-        attempts = list(event.attempts)
+        model = self._config.models[event.route.logical_model]
+        run = _Run(event, emitter, list(event.attempts))
         last_error: TurnoutError | None = None
-        sent: list[Awaitable[Any]] = []
-        buffer = _ChunkBuffer()
-        for deployment_name in [event.route.deployment, *event.route.fallbacks]:
-            target = self._target(deployment_name)
+        context_above: int | None = None  # after a context overflow: only larger windows
+        for name in [event.route.deployment, *event.route.fallbacks]:
+            target = self._target(name)
+            if context_above is not None and (target.context_window or 0) <= context_above:
+                continue
+            if not await self._admitted(run, target):
+                continue
+            result, error = await self._try_deployment(run, target, model.retry)
+            if error is None:
+                assert result is not None
+                return await self._succeeded(run, target, result)
+            last_error = error
+            trigger = fallback_trigger(error)
+            if run.buffer.sent or trigger not in model.fallback_on:
+                break
+            if trigger == "context_window":
+                context_above = target.context_window or 0
+        if run.sent:
+            await asyncio.gather(*run.sent)
+        failed = replace(event, attempts=run.attempts, streamed_chunks=run.buffer.sent or None)
+        return InvokeOutcome(failed, self._final_error(event, run, last_error))
+
+    @staticmethod
+    def _final_error(event: StageEvent, run: _Run, last_error: TurnoutError | None) -> TurnoutError:
+        tried = list(dict.fromkeys(a.deployment for a in run.attempts))
+        if last_error is not None and (len(tried) <= 1 or run.buffer.sent):
+            return last_error
+        summary = ", ".join(f"{a.deployment}: {a.error_class}" for a in run.attempts if not a.ok)
+        model = event.envelope.request.model
+        if last_error is None:
+            return CircuitOpen(f"Every deployment of `{model}` is unavailable (circuit open): {summary}.")
+        return AllDeploymentsFailed(f"Every deployment of `{model}` failed: {summary}.")
+
+    async def _admitted(self, run: _Run, target: _Target) -> bool:
+        """Whether the deployment's breaker lets this request through; a skip is recorded."""
+        if self._breakers is None:
+            return True
+        now = self._clock()
+        admission = self._breakers.admission(target.deployment, now)
+        if admission == "yes" or (admission == "probe" and await self._breakers.take_probe(target.deployment)):
+            return True
+        skipped = CircuitOpen(f"The circuit of {target.deployment} is open.")
+        run.attempts.append(self._attempt(target, now, skipped, None))
+        await self._record_attempt(run, run.attempts[-1])
+        return False
+
+    async def _try_deployment(
+        self, run: _Run, target: _Target, policy: RetryConfig
+    ) -> tuple[ChatResponse | EmbeddingsResponse | None, TurnoutError | None]:
+        """Call one deployment, retrying retriable errors with backoff while the deadline allows."""
+        tries = 0
+        while True:
+            tries += 1
             started = self._clock()
             try:
-                result = await self._attempt_within_deadline(event, target, buffer, emitter, sent, started)
+                result = await self._attempt_within_deadline(run, target, started)
             except TurnoutError as exc:
-                attempts.append(self._attempt(target, started, exc, buffer.ttft_us))
-                await self._record_attempt(event, emitter, attempts[-1], len(attempts))
-                last_error = exc
-                if buffer.sent or not exc.retriable:
-                    break
+                run.attempts.append(self._attempt(target, started, exc, run.buffer.ttft_us))
+                await self._record_attempt(run, run.attempts[-1])
+                remaining_s = (run.event.envelope.deadline_at_us - self._clock()) / 1e6
+                delay = None if run.buffer.sent else retry_delay_s(exc, tries, policy, remaining_s, self._rng)
+                if delay is None:
+                    return None, exc
+                await asyncio.sleep(delay)
                 continue
-            attempts.append(self._attempt(target, started, None, buffer.ttft_us))
-            await self._record_attempt(event, emitter, attempts[-1], len(attempts))
-            usage = result.usage
-            await self._record_usage(event, emitter, target, result.upstream_model, usage)
-            if sent:
-                await asyncio.gather(*sent)
-            route = event.route
-            if deployment_name != route.deployment:
-                route = replace(
-                    route,
-                    deployment=deployment_name,
-                    provider=target.provider,
-                    upstream_model=target.upstream_model,
-                    reason="fallback",
-                )
-            done = replace(event, route=route, attempts=attempts, streamed_chunks=buffer.sent or None)
-            if isinstance(result, EmbeddingsResponse):
-                return InvokeOutcome(replace(done, embeddings=result))
-            return InvokeOutcome(replace(done, response=result))
-        if sent:
-            await asyncio.gather(*sent)
-        assert last_error is not None
-        return InvokeOutcome(replace(event, attempts=attempts, streamed_chunks=buffer.sent or None), last_error)
+            run.attempts.append(self._attempt(target, started, None, run.buffer.ttft_us))
+            await self._record_attempt(run, run.attempts[-1])
+            return result, None
+
+    async def _succeeded(self, run: _Run, target: _Target, result: ChatResponse | EmbeddingsResponse) -> InvokeOutcome:
+        event = run.event
+        assert event.route is not None
+        await self._record_usage(run, target, result.upstream_model, result.usage)
+        if run.sent:
+            await asyncio.gather(*run.sent)
+        route = event.route
+        if target.deployment != route.deployment:
+            route = replace(
+                route,
+                deployment=target.deployment,
+                provider=target.provider,
+                upstream_model=target.upstream_model,
+                reason="fallback",
+            )
+        done = replace(event, route=route, attempts=run.attempts, streamed_chunks=run.buffer.sent or None)
+        if isinstance(result, EmbeddingsResponse):
+            return InvokeOutcome(replace(done, embeddings=result))
+        return InvokeOutcome(replace(done, response=result))
 
     async def _attempt_within_deadline(
-        self,
-        event: StageEvent,
-        target: _Target,
-        buffer: _ChunkBuffer,
-        emitter: Emitter,
-        sent: list[Awaitable[Any]],
-        started: int,
+        self, run: _Run, target: _Target, started: int
     ) -> ChatResponse | EmbeddingsResponse:
-        remaining_s = (event.envelope.deadline_at_us - started) / 1e6
+        envelope = run.event.envelope
+        remaining_s = (envelope.deadline_at_us - started) / 1e6
         if remaining_s <= 0:
             raise GatewayTimeout("The request's deadline passed before the provider answered.")
-        envelope = event.envelope
         try:
             async with asyncio.timeout(remaining_s):
                 if envelope.embeddings is not None:
@@ -192,7 +258,7 @@ class Invoker:
                     return target.adapter.parse_embeddings_response(body, target.upstream_model)
                 spec = target.adapter.build_request(envelope.request, target.upstream_model, target.endpoint)
                 if envelope.request.stream:
-                    return await self._stream(event, target, spec, buffer, emitter, sent, started)
+                    return await self._stream(run, target, spec, started)
                 body = await self._send(target, spec)
                 return target.adapter.parse_response(body, target.upstream_model)
         except TimeoutError:
@@ -216,45 +282,28 @@ class Invoker:
             raise target.adapter.parse_error(reply.status, reply.headers, reply.body)
         return reply.body
 
-    async def _stream(
-        self,
-        event: StageEvent,
-        target: _Target,
-        spec: HttpRequestSpec,
-        buffer: _ChunkBuffer,
-        emitter: Emitter,
-        sent: list[Awaitable[Any]],
-        started: int,
-    ) -> ChatResponse:
+    async def _stream(self, run: _Run, target: _Target, spec: HttpRequestSpec, started: int) -> ChatResponse:
         whole = StreamAccumulator()
         async with self._transport.stream(target.provider, spec) as (head, body):
             if head.status >= 400:
                 raise target.adapter.parse_error(head.status, head.headers, head.body)
             parser = target.adapter.stream_parser()
             try:
-                await self._pump(event, target, body, parser, whole, buffer, emitter, sent, started)
+                await self._pump(run, target, body, parser, whole, started)
             except TurnoutError:
-                if buffer.sent and buffer.pending:  # the client keeps what arrived before the error
-                    sent.append(await self._flush(event, target, buffer, emitter))
+                if run.buffer.sent and run.buffer.pending:  # the client keeps what arrived before the error
+                    run.sent.append(await self._flush(run, target))
                 raise
-        if buffer.pending:
-            sent.append(await self._flush(event, target, buffer, emitter))
+        if run.buffer.pending:
+            run.sent.append(await self._flush(run, target))
         return whole.response(target.upstream_model)
 
     async def _pump(
-        self,
-        event: StageEvent,
-        target: _Target,
-        body: Any,
-        parser: StreamParser,
-        whole: StreamAccumulator,
-        buffer: _ChunkBuffer,
-        emitter: Emitter,
-        sent: list[Awaitable[Any]],
-        started: int,
+        self, run: _Run, target: _Target, body: Any, parser: StreamParser, whole: StreamAccumulator, started: int
     ) -> None:
         """Read the provider's stream, sending coalesced chunks to the client as they fill."""
         topology = self._config.topology
+        buffer = run.buffer
         loop = asyncio.get_running_loop()
         async for data in body:
             for delta in parser.feed(data):
@@ -268,14 +317,14 @@ class Invoker:
                 or len(buffer.text) >= topology.chunk_flush_chars
                 or (buffer.text and (buffer.sent == 0 or due))
             ):
-                sent.append(await self._flush(event, target, buffer, emitter))
+                run.sent.append(await self._flush(run, target))
         parser.close()
 
-    async def _flush(
-        self, event: StageEvent, target: _Target, buffer: _ChunkBuffer, emitter: Emitter
-    ) -> Awaitable[Any]:
+    async def _flush(self, run: _Run, target: _Target) -> Awaitable[Any]:
+        buffer = run.buffer
+        envelope = run.event.envelope
         chunk = ChunkEvent(
-            request_id=event.envelope.request_id,
+            request_id=envelope.request_id,
             seq=buffer.sent,
             deployment=target.deployment,
             content=buffer.text,
@@ -285,27 +334,26 @@ class Invoker:
         buffer.text = ""
         buffer.tools = []
         buffer.last_flush = asyncio.get_running_loop().time()
-        return await emitter.send(event.envelope.reply_to, event.envelope.request_id, chunk)
+        return await run.emitter.send(envelope.reply_to, envelope.request_id, chunk)
 
-    async def _record_attempt(self, event: StageEvent, emitter: Emitter, attempt: Attempt, number: int) -> None:
-        envelope = event.envelope
-        await emitter.send(
+    async def _record_attempt(self, run: _Run, attempt: Attempt) -> None:
+        """Attempts are keyed by deployment: the breaker agent owns each deployment's partition."""
+        envelope = run.event.envelope
+        await run.emitter.send(
             self._topics.attempts,
-            envelope.request_id,
+            attempt.deployment,
             AttemptEvent(
                 request_id=envelope.request_id,
                 caller=envelope.caller,
                 logical_model=envelope.request.model,
-                attempt_no=number,
+                attempt_no=len(run.attempts),
                 attempt=attempt,
             ),
         )
 
-    async def _record_usage(
-        self, event: StageEvent, emitter: Emitter, target: _Target, upstream_model: str, usage: Usage
-    ) -> None:
-        envelope = event.envelope
-        await emitter.send(
+    async def _record_usage(self, run: _Run, target: _Target, upstream_model: str, usage: Usage) -> None:
+        envelope = run.event.envelope
+        await run.emitter.send(
             self._topics.usage,
             envelope.request_id,
             UsageEvent(

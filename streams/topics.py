@@ -42,6 +42,11 @@ class TopicNames:
         return f"{self.prefix}.events.requests"
 
     @property
+    def breakers(self) -> str:
+        """BreakerEvents keyed by deployment; compacted, so it holds each breaker's current state."""
+        return f"{self.prefix}.events.breakers"
+
+    @property
     def dead_letters(self) -> str:
         return f"{self.prefix}.dlq"
 
@@ -50,4 +55,4 @@ class TopicNames:
 
     @property
     def event_topics(self) -> tuple[str, ...]:
-        return (self.records, self.attempts, self.usage)
+        return (self.records, self.attempts, self.usage, self.breakers)

@@ -68,6 +68,18 @@ def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.wait(10)
 
 
+# provider kinds other than openai, and what their provider entries need
+FORMATS: dict[str, dict[str, Any]] = {
+    "anthropic": {"api_key_env": "TURNOUT_TEST_PROVIDER_KEY"},
+    "gemini": {"api_key_env": "TURNOUT_TEST_PROVIDER_KEY"},
+    "bedrock": {"region": "us-east-1", "aws_access_key_id_env": "TURNOUT_TEST_AWS_KEY_ID",
+                "aws_secret_access_key_env": "TURNOUT_TEST_AWS_SECRET"},
+}
+# the fake credentials the simulator accepts; processes started by the tests inherit them
+os.environ.setdefault("TURNOUT_TEST_PROVIDER_KEY", "sim-provider-key")
+os.environ.setdefault("TURNOUT_TEST_AWS_KEY_ID", "AKIDTURNOUTTEST")
+os.environ.setdefault("TURNOUT_TEST_AWS_SECRET", "turnout-test-secret")
+
 ConfigFactory = Callable[..., tuple[Path, TurnoutConfig]]
 
 
@@ -94,6 +106,13 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
             "output_usd_per_mtok": 2.0,
         }
         data["deployments"]["sim-hang"] = {"provider": "simulator", "model": "sim-hang"}
+        for kind, extra in FORMATS.items():  # the simulator speaks every provider's wire format
+            data["providers"][f"sim-{kind}"] = {"kind": kind, "base_url": simulator_url, **extra}
+            data["deployments"][f"sim-{kind}-chat"] = {"provider": f"sim-{kind}", "model": f"{kind}-model",
+                                                       "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 4.0}
+            data["models"][f"{kind}-chat"] = {"deployments": [f"sim-{kind}-chat"]}
+        data["deployments"]["sim-broken"] = {"provider": "simulator", "model": "sim-broken-stream"}
+        data["models"]["broken-chat"] = {"deployments": ["sim-broken"]}
         data["models"]["slow-chat"] = {"deployments": ["sim-slow"]}
         data["models"]["hang-chat"] = {"deployments": ["sim-hang"]}
         for section, values in sections.items():

@@ -8,6 +8,7 @@ turnout run      --config FILE        gateway, workers and sink together, in the
 turnout demo     --config FILE        the stack, a few dozen requests, a summary; then stops
 turnout sql      --config FILE "SQL"  query ClickHouse (through the sink when it runs)
 turnout hash-key SECRET               the SHA-256 to put in a virtual key's key_sha256
+turnout bench [--quick]               Turnout beside direct calls and LiteLLM (bench/README.md)
 """
 
 from __future__ import annotations
@@ -71,11 +72,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from streams.app import build_app
-    from streams.topics import TopicNames
-    from turnout.kafka_admin import all_topics, ensure_topics
+    from turnout.kafka_admin import prepare_topics
 
     config = _config(args)
-    ensure_topics(config.kafka.bootstrap, all_topics(TopicNames(config.kafka.topic_prefix)), config.kafka.partitions)
+    prepare_topics(config.kafka)
     app = build_app(config)
     worker = Worker(app, loglevel=args.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
@@ -84,11 +84,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_sink(args: argparse.Namespace) -> int:
     from sinks.clickhouse import ClickHouseSink, serve_queries
-    from streams.topics import TopicNames
-    from turnout.kafka_admin import all_topics, ensure_topics
+    from turnout.kafka_admin import prepare_topics
 
     config = _config(args)
-    ensure_topics(config.kafka.bootstrap, all_topics(TopicNames(config.kafka.topic_prefix)), config.kafka.partitions)
+    prepare_topics(config.kafka)
     sink = ClickHouseSink(config)
     server = serve_queries(sink, config.sink.query_host, config.sink.query_port)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -146,6 +145,12 @@ def cmd_hash_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bench.command import run_from_args
+
+    return run_from_args(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="turnout", description="Turnout, an AI gateway on Kafka.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -182,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hash-key", help="print the SHA-256 of a virtual key")
     p.add_argument("secret")
     p.set_defaults(func=cmd_hash_key)
+    p = sub.add_parser("bench", help="benchmark Turnout beside direct calls and LiteLLM (bench/README.md)")
+    p.add_argument("--quick", action="store_true", help="a short smoke run; its figures are not results")
+    p.add_argument("--out", type=Path, help="the JSON results (default bench/results/latest.json)")
+    p.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out (no install, no comparison)")
+    p.add_argument("--client", choices=["raw", "httpx"], help="the load generator's HTTP client (default raw)")
+    p.add_argument("--open-rate", type=float, help="requests per second of the open-loop cells")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -13,10 +13,15 @@ from collections.abc import Iterable
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from schemas.config import KafkaConfig
 from schemas.errors import ServiceUnavailable
 from streams.topics import STAGE_ORDER, TopicNames
 
-__all__ = ["all_topics", "ensure_topics"]
+__all__ = ["all_topics", "compacted_topics", "ensure_topics", "prepare_topics"]
+
+
+def compacted_topics(topics: TopicNames) -> list[str]:
+    return [topics.breakers]
 
 
 def all_topics(topics: TopicNames) -> list[str]:
@@ -24,8 +29,15 @@ def all_topics(topics: TopicNames) -> list[str]:
     return [*names, *topics.event_topics, topics.dead_letters]
 
 
-def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout_s: float = 60.0) -> None:
+def ensure_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int,
+    timeout_s: float = 60.0,
+    compacted: Iterable[str] = (),
+) -> None:
     """Create the missing ones; return once all exist with a leader for every partition."""
+    compact = set(compacted)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     wanted = list(names)
     deadline = time.monotonic() + timeout_s
@@ -46,7 +58,11 @@ def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout
             return
         if missing:
             futures = admin.create_topics(
-                [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing],
+                [
+                    NewTopic(n, num_partitions=partitions, replication_factor=1,
+                             config={"cleanup.policy": "compact"} if n in compact else {})
+                    for n in missing
+                ],
                 operation_timeout=10,
             )
             for fut in futures.values():
@@ -58,3 +74,9 @@ def ensure_topics(bootstrap: str, names: Iterable[str], partitions: int, timeout
         if time.monotonic() >= deadline:
             raise ServiceUnavailable(f"Kafka topics {missing} not ready after {timeout_s} s")
         time.sleep(0.1)
+
+
+def prepare_topics(kafka: KafkaConfig) -> None:
+    """Every topic Turnout's stages, sink and breakers use, created as the config says."""
+    topics = TopicNames(kafka.topic_prefix)
+    ensure_topics(kafka.bootstrap, all_topics(topics), kafka.partitions, compacted=compacted_topics(topics))

@@ -126,6 +126,8 @@ class Stack:
                 return httpx.get(url, timeout=2).status_code == 200
 
             wait_until(ok, timeout_s, name)
+        if not self.all_alive():
+            raise RuntimeError(f"a process exited while starting; see {self.log_dir}")
 
     def all_alive(self) -> bool:
         return all(p.poll() is None for p in self.processes.values())

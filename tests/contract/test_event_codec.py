@@ -13,6 +13,7 @@ from schemas.events import (
     EVENT_TYPES,
     Attempt,
     AttemptEvent,
+    BreakerEvent,
     CacheVerdict,
     Caller,
     ChatMessage,
@@ -199,6 +200,14 @@ FULL: list[Any] = [
         at_us=T0,
         key=b"req-1",
     ),
+    BreakerEvent(
+        deployment="sim-gpt-4o",
+        state="open",
+        previous_state="closed",
+        reason="5 consecutive failures",
+        at_us=T0,
+        opened_at_us=T0,
+    ),
 ]
 
 MINIMAL_CALLER = Caller(tenant="t", team="", user="u", tier="free", key_id="k")
@@ -245,6 +254,7 @@ MINIMAL: list[Any] = [
         total_us=0,
     ),
     DeadLetter(topic="t", partition=0, offset=0, value=b"", reason="", stage="s", at_us=0),
+    BreakerEvent(deployment="d", state="closed", previous_state="closed", reason="", at_us=0),
 ]
 
 

@@ -16,7 +16,7 @@ from sinks.clickhouse import ClickHouseSink, open_clickhouse
 from sinks.migrate import migrate
 from streams.topics import TopicNames
 from tests.integration.kafka_io import produce
-from turnout.kafka_admin import all_topics, ensure_topics
+from turnout.kafka_admin import prepare_topics
 from turnout.stack import wait_until
 
 CALLER = Caller(tenant="acme", team="platform", user="u1", tier="paid", key_id="demo", feature="search")
@@ -47,7 +47,7 @@ def record(i: int) -> RequestRecord:
 @pytest.fixture
 def sink_setup(make_config: Any) -> Iterator[tuple[TurnoutConfig, Any]]:
     _, config = make_config(sink={"batch_rows": 7, "batch_ms": 50})
-    ensure_topics(config.kafka.bootstrap, all_topics(TopicNames(config.kafka.topic_prefix)), 2)
+    prepare_topics(config.kafka)
     client = open_clickhouse(config.clickhouse.dsn, config.clickhouse.database)
     yield config, client
     client.close()
@@ -169,4 +169,4 @@ def test_migrations_apply_once(sink_setup: tuple[TurnoutConfig, Any]) -> None:
     config, client = sink_setup
     assert migrate(client, config.clickhouse.database) == []
     versions = client.query(f"SELECT version FROM {config.clickhouse.database}.schema_migrations ORDER BY version")
-    assert [r[0] for r in versions.result_rows] == [1, 2]
+    assert [r[0] for r in versions.result_rows] == [1, 2, 3]

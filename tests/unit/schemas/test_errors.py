@@ -8,7 +8,9 @@ import pytest
 
 import schemas.errors
 from schemas.errors import (
+    AllDeploymentsFailed,
     AuthenticationFailed,
+    CircuitOpen,
     ContextWindowExceeded,
     GatewayTimeout,
     InvalidRequest,
@@ -17,8 +19,8 @@ from schemas.errors import (
     PermissionDenied,
     ProviderAuthError,
     ProviderBadRequest,
-    ProviderContentPolicy,
     ProviderConnectionError,
+    ProviderContentPolicy,
     ProviderError,
     ProviderOverloaded,
     ProviderRateLimited,
@@ -44,6 +46,8 @@ BEHAVIOUR = [
     (RateLimited, TurnoutError, 429, "rate_limit_error", "rate_limit_exceeded", False, False),
     (GatewayTimeout, TurnoutError, 504, "timeout", "gateway_timeout", False, False),
     (ServiceUnavailable, TurnoutError, 503, "service_unavailable", None, False, False),
+    (CircuitOpen, ServiceUnavailable, 503, "service_unavailable", "circuit_open", False, False),
+    (AllDeploymentsFailed, ServiceUnavailable, 503, "service_unavailable", "all_deployments_failed", False, False),
     (ProviderError, TurnoutError, 502, "upstream_error", None, True, True),
     (ProviderRateLimited, ProviderError, 429, "rate_limit_error", None, True, False),
     (ProviderOverloaded, ProviderError, 503, "overloaded", None, True, True),

@@ -45,7 +45,7 @@ def _config(**topology: Any) -> TurnoutConfig:
                     "output_usd_per_mtok": 0.6,
                 },
             },
-            "models": {"chat": {"deployments": ["main", "spare"]}},
+            "models": {"chat": {"deployments": ["main", "spare"], "retry": {"max_tries": 1}}},
             "keys": [{"id": "k", "key_sha256": "0" * 64, "tenant": "t", "team": "x", "user": "u"}],
         }
     )
@@ -203,7 +203,8 @@ async def test_a_call_records_one_ok_attempt_and_its_usage(stage_event: Callable
         response.usage,
     )
     assert usage_event.cost_usd == pytest.approx((800 * 2.5 + 200 * 1.25 + 100 * 10.0) / 1e6)
-    assert [key for _, key, _ in emitter.sent] == ["req-1", "req-1"]
+    # attempts are keyed by deployment (the breaker agent's partitioning), usage by request
+    assert [key for _, key, _ in emitter.sent] == ["main", "req-1"]
 
 
 @pytest.mark.parametrize(
@@ -253,7 +254,7 @@ async def test_a_retriable_failure_falls_back_to_the_next_deployment(
     [
         (_failure(400), "ProviderBadRequest", 400),
         (_failure(400, code="context_length_exceeded"), "ContextWindowExceeded", 400),
-        (_failure(401), "ProviderAuthError", 502),
+        (_failure(404), "ProviderBadRequest", 400),
     ],
 )
 async def test_a_non_retriable_failure_does_not_fall_back(
@@ -270,10 +271,14 @@ async def test_a_non_retriable_failure_does_not_fall_back(
     assert emitter.on(TOPICS.usage) == []
 
 
-async def test_when_every_deployment_fails_the_last_error_is_returned(stage_event: Callable[..., StageEvent]) -> None:
+async def test_when_every_deployment_fails_the_answer_is_a_503_naming_each(
+    stage_event: Callable[..., StageEvent],
+) -> None:
     upstream = Upstream(primary=_failure(503), backup=_failure(429))
     outcome, emitter = await _invoke(_config(), upstream, stage_event(model="chat"))
-    assert outcome.error is not None and type(outcome.error).__name__ == "ProviderRateLimited"
+    assert outcome.error is not None and type(outcome.error).__name__ == "AllDeploymentsFailed"
+    assert outcome.error.status == 503
+    assert "main: ProviderOverloaded" in outcome.error.message and "spare: ProviderRateLimited" in outcome.error.message
     assert [a.error_class for a in outcome.event.attempts] == ["ProviderOverloaded", "ProviderRateLimited"]
     assert len(emitter.on(TOPICS.attempts)) == 2
 

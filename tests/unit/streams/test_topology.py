@@ -23,6 +23,7 @@ def test_stage_order() -> None:
         ("requests", "tt.requests"),
         ("attempts", "tt.events.attempts"),
         ("usage", "tt.events.usage"),
+        ("breakers", "tt.events.breakers"),
         ("records", "tt.events.requests"),
         ("dead_letters", "tt.dlq"),
     ],
@@ -33,7 +34,7 @@ def test_topic_names(name: str, topic: str) -> None:
 
 def test_replies_and_event_topics() -> None:
     assert TOPICS.replies("gw-1") == "tt.replies.gw-1"
-    assert TOPICS.event_topics == ("tt.events.requests", "tt.events.attempts", "tt.events.usage")
+    assert TOPICS.event_topics == ("tt.events.requests", "tt.events.attempts", "tt.events.usage", "tt.events.breakers")
 
 
 def test_split_layout_chains_one_agent_per_stage() -> None:

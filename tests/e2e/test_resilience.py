@@ -1,0 +1,219 @@
+"""Retries, fallback chains and circuit breakers against the simulator's fault knobs.
+
+Each test gets its own upstream model names, so the simulator's fault rules touch nothing else.
+Latencies are reported (printed with -s), never asserted: the benchmark measures speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas.config import TurnoutConfig
+from schemas.events import Caller, ChatMessage, ChatRequest, ReplyEvent
+from streams.topics import TopicNames
+from tests.e2e.stacks import running_stack
+from turnout.analytics import run_sql
+from turnout.client import TurnoutClient
+from turnout.stack import Stack, wait_until
+
+CALLER = Caller(tenant="acme", team="platform", user="resilience", tier="paid", key_id="demo")
+RUN = uuid.uuid4().hex[:8]
+PRIMARY, SECOND, SLOW = f"res-primary-{RUN}", f"res-second-{RUN}", f"res-slow-{RUN}"
+
+
+def _sections(simulator_url: str) -> dict[str, Any]:
+    sim = "simulator"
+    return {
+        "providers": {"dead": {"base_url": "http://127.0.0.1:9/v1", "connect_timeout_s": 1, "timeout_s": 5}},
+        "deployments": {
+            "r-primary": {"provider": sim, "model": PRIMARY, "input_usd_per_mtok": 2, "output_usd_per_mtok": 8},
+            "r-second": {"provider": sim, "model": SECOND, "input_usd_per_mtok": 2, "output_usd_per_mtok": 8},
+            "r-slow": {"provider": sim, "model": SLOW},
+            "r-dead": {"provider": "dead", "model": "gpt-4o"},
+            "r-backup": {
+                "provider": sim,
+                "model": "gpt-4o-mini",
+                "input_usd_per_mtok": 0.1,
+                "output_usd_per_mtok": 0.4,
+            },
+        },
+        "models": {
+            "dead-chat": {"deployments": ["r-dead", "r-backup"]},
+            "flaky-chat": {
+                "deployments": ["r-primary", "r-backup"],
+                "retry": {"max_tries": 2, "base_delay_ms": 20, "max_delay_ms": 50},
+            },
+            "down-chat": {
+                "deployments": ["r-primary", "r-second"],
+                "retry": {"max_tries": 2, "base_delay_ms": 20, "max_delay_ms": 50},
+            },
+            "slow-primary-chat": {"deployments": ["r-slow", "r-backup"]},
+        },
+        "breakers": {"failure_threshold": 3, "open_s": 3, "latency_p95_ms": 150, "window_s": 30, "min_samples": 5},
+        "gateway": {"request_timeout_s": 8},
+    }
+
+
+@pytest.fixture(scope="module")
+def gateway(make_config: Any, simulator_url: str) -> Iterator[tuple[Stack, TurnoutConfig]]:
+    with running_stack(make_config, workers=2, topology={"layout": "fused"}, **_sections(simulator_url)) as running:
+        yield running
+
+
+def fault(simulator_url: str, model: str, times: int | None, **knobs: Any) -> None:
+    resp = httpx.post(f"{simulator_url}/_sim/faults", json={"model": model, "knobs": knobs, "times": times})
+    assert resp.status_code == 201, resp.text
+
+
+async def send(
+    config: TurnoutConfig, model: str, n: int, concurrency: int = 20, timeout_s: float = 8
+) -> list[tuple[ReplyEvent, float]]:
+    async with TurnoutClient(
+        config.kafka.bootstrap, TopicNames(config.kafka.topic_prefix), max_in_flight=concurrency
+    ) as client:
+
+        async def one(i: int) -> tuple[ReplyEvent, float]:
+            started = time.monotonic()
+            request = ChatRequest(model=model, messages=[ChatMessage(role="user", content=f"request {i}")])
+            reply = await client.complete(request, CALLER, timeout_s=timeout_s)
+            return reply, (time.monotonic() - started) * 1000
+
+        return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+def attempts_of(config: TurnoutConfig, request_id: str) -> list[tuple[str, str]]:
+    sql = (
+        f"SELECT attempts.deployment, attempts.error_class FROM {config.clickhouse.database}.requests FINAL "
+        f"WHERE request_id = '{request_id}'"
+    )
+    wait_until(lambda: len(run_sql(config, sql).rows) == 1, 30, f"row {request_id}")
+    deployments, errors = run_sql(config, sql).rows[0]
+    return list(zip(deployments, errors, strict=True))
+
+
+def test_primary_hard_down_everything_succeeds_through_the_fallback(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    _, config = gateway
+    results = asyncio.run(send(config, "dead-chat", 500))
+    assert [r.error for r, _ in results if r.error is not None] == []
+    assert {r.deployment for r, _ in results} == {"r-backup"}
+    first, last = results[0][0], results[-1][0]
+    assert attempts_of(config, first.request_id)[0][0] == "r-dead"
+    # once the breaker opened, the dead primary is skipped without a call (CircuitOpen, no timeout paid)
+    assert attempts_of(config, last.request_id) == [("r-dead", "CircuitOpen"), ("r-backup", "")]
+    db = config.clickhouse.database
+    opened = run_sql(config, f"SELECT count() FROM {db}.breaker_events WHERE deployment = 'r-dead' AND state = 'open'")
+    assert opened.rows[0][0] >= 1
+    calls = run_sql(
+        config,
+        f"SELECT countIf(error_class = 'ProviderConnectionError'), countIf(error_class = "
+        f"'CircuitOpen') FROM {db}.attempts FINAL WHERE deployment = 'r-dead'",
+    ).rows[0]
+    assert calls[1] > calls[0], f"most requests skipped the dead primary: {calls}"
+
+
+def test_503s_open_the_breaker_and_it_closes_after_a_half_open_probe(
+    gateway: tuple[Stack, TurnoutConfig], simulator_url: str
+) -> None:
+    _, config = gateway
+    fault(simulator_url, PRIMARY, None, error_status=503)
+    before = [asyncio.run(send(config, "flaky-chat", 1))[0] for _ in range(12)]  # one at a time
+    assert [r.error for r, _ in before if r.error is not None] == []
+    assert {r.deployment for r, _ in before} == {"r-backup"}
+    closed_ms = statistics.median(ms for _, ms in before[:2])
+    open_ms = statistics.median(ms for _, ms in before[-6:])
+    print(
+        f"\nadded by a 503ing primary: breaker closed {closed_ms:.1f} ms p50 (two 503s and a backoff), "
+        f"breaker open {open_ms:.1f} ms p50 (skipped)"
+    )
+    assert attempts_of(config, before[-1][0].request_id) == [("r-primary", "CircuitOpen"), ("r-backup", "")]
+    httpx.delete(f"{simulator_url}/_sim/faults")  # the primary recovers
+    # after open_s the half-open probe succeeds, the breaker closes and traffic comes back
+    wait_until(
+        lambda: asyncio.run(send(config, "flaky-chat", 1))[0][0].deployment == "r-primary",
+        30,
+        "primary back after the half-open probe",
+        0.5,
+    )
+    db = config.clickhouse.database
+    states_sql = (
+        f"SELECT groupArray(state) FROM (SELECT state FROM {db}.breaker_events "
+        f"WHERE deployment = 'r-primary' ORDER BY at)"
+    )
+    wait_until(lambda: "closed" in run_sql(config, states_sql).rows[0][0], 30, "closed transition recorded")
+    assert run_sql(config, states_sql).rows[0][0][:1] == ["open"]
+
+
+def test_slow_primary_opens_on_latency(gateway: tuple[Stack, TurnoutConfig], simulator_url: str) -> None:
+    _, config = gateway
+    fault(simulator_url, SLOW, 12, latency_ms=400)
+    results = asyncio.run(send(config, "slow-primary-chat", 30, concurrency=2))
+    assert [r.error for r, _ in results if r.error is not None] == []
+    assert results[-1][0].deployment == "r-backup"
+    reasons = run_sql(
+        config,
+        f"SELECT reason FROM {config.clickhouse.database}.breaker_events "
+        f"WHERE deployment = 'r-slow' AND state = 'open'",
+    )
+    assert any("p95 latency" in r[0] for r in reasons.rows)
+
+
+def test_429_with_retry_after_is_retried_or_falls_back_past_the_deadline(
+    gateway: tuple[Stack, TurnoutConfig], simulator_url: str
+) -> None:
+    _, config = gateway
+    fault(simulator_url, PRIMARY, 1, error_status=429, retry_after_s=1)
+    ((retried, _),) = asyncio.run(send(config, "flaky-chat", 1))
+    assert retried.error is None and retried.deployment == "r-primary"
+    assert attempts_of(config, retried.request_id) == [("r-primary", "ProviderRateLimited"), ("r-primary", "")]
+    fault(simulator_url, PRIMARY, 1, error_status=429, retry_after_s=60)
+    ((moved, _),) = asyncio.run(send(config, "flaky-chat", 1))
+    assert moved.error is None and moved.deployment == "r-backup"
+    assert attempts_of(config, moved.request_id) == [("r-primary", "ProviderRateLimited"), ("r-backup", "")]
+
+
+def test_every_target_down_is_a_clear_503_with_the_attempt_history(
+    gateway: tuple[Stack, TurnoutConfig], simulator_url: str
+) -> None:
+    stack, config = gateway
+    fault(simulator_url, PRIMARY, 2, error_status=500)
+    fault(simulator_url, SECOND, 2, error_status=503)
+    resp = httpx.post(
+        f"{stack.base_url}/chat/completions",
+        timeout=30,
+        headers={"authorization": "Bearer sk-turnout-demo"},
+        json={"model": "down-chat", "messages": [{"role": "user", "content": "anyone?"}]},
+    )
+    assert resp.status_code == 503
+    error = resp.json()["error"]
+    assert error["type"] == "service_unavailable" and error["code"] == "all_deployments_failed"
+    assert "r-primary: ProviderError" in error["message"] and "r-second: ProviderOverloaded" in error["message"]
+    assert attempts_of(config, resp.headers["x-request-id"]) == [
+        ("r-primary", "ProviderError"),
+        ("r-primary", "ProviderError"),
+        ("r-second", "ProviderOverloaded"),
+        ("r-second", "ProviderOverloaded"),
+    ]
+
+
+def test_breaker_state_survives_a_worker_restart(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    asyncio.run(send(config, "dead-chat", 10, concurrency=2))  # the breaker on r-dead is open again
+    for name in ("worker-0", "worker-1"):
+        stack.kill(name)
+    stack.start_worker(0)
+    stack.start_worker(1)
+    after = [asyncio.run(send(config, "dead-chat", 1, timeout_s=30))[0][0] for _ in range(6)]
+    assert [r.error for r in after] == [None] * 6
+    calls = [a for r in after for a in attempts_of(config, r.request_id) if a[0] == "r-dead"]
+    # a breaker that forgot would let the first requests call the dead primary (two tries each) until
+    # three failures opened it again; one that remembered skips it, with at most one half-open probe
+    assert sum(error == "ProviderConnectionError" for _, error in calls) <= 1, calls
+    assert sum(error == "CircuitOpen" for _, error in calls) >= 5, calls
