@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openai
 import pytest
 
 from schemas.config import TurnoutConfig
@@ -217,3 +218,25 @@ def test_breaker_state_survives_a_worker_restart(gateway: tuple[Stack, TurnoutCo
     # three failures opened it again; one that remembered skips it, with at most one half-open probe
     assert sum(error == "ProviderConnectionError" for _, error in calls) <= 1, calls
     assert sum(error == "CircuitOpen" for _, error in calls) >= 5, calls
+
+
+@pytest.mark.parametrize(
+    "knobs",
+    [{"error_status": 503}, {"error_after_chunks": 0}, {"error_status": 429, "retry_after_s": 60}],
+    ids=["503-before-the-stream", "error-event-as-the-stream-starts", "429-as-the-stream-starts"],
+)
+def test_a_stream_falls_back_when_the_primary_fails_before_the_first_chunk(
+    gateway: tuple[Stack, TurnoutConfig], simulator_url: str, knobs: dict[str, Any]
+) -> None:
+    stack, config = gateway
+    httpx.delete(f"{simulator_url}/_sim/faults")
+    fault(simulator_url, PRIMARY, 2, **knobs)
+    sdk = openai.OpenAI(base_url=stack.base_url, api_key="sk-turnout-demo", max_retries=0, timeout=30)
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="flaky-chat", messages=[{"role": "user", "content": "stream after a fallback"}], stream=True
+    )
+    chunks = list(raw.parse())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Simulated reply from gpt-4o-mini: stream after a fallback"
+    attempts = attempts_of(config, raw.headers["x-request-id"])
+    assert attempts[-1] == ("r-backup", "") and all(d == "r-primary" for d, _ in attempts[:-1])
