@@ -58,6 +58,10 @@ def error_response(
     headers = dict(headers or {})
     if info.retry_after_s is not None:
         headers["retry-after"] = str(max(1, round(info.retry_after_s)))
+    if info.limit_kind is not None and info.limit is not None:  # the gateway's own rate limit
+        headers[f"x-ratelimit-limit-{info.limit_kind}"] = str(info.limit)
+        headers[f"x-ratelimit-remaining-{info.limit_kind}"] = "0"
+        headers[f"x-ratelimit-reset-{info.limit_kind}"] = f"{info.retry_after_s or 0:.0f}s"
     return _json(shape(info), info.status, headers)
 
 

@@ -25,7 +25,9 @@ __all__ = [
     "DeploymentConfig",
     "GatewayConfig",
     "KafkaConfig",
+    "LimitRule",
     "LogicalModelConfig",
+    "OnLimitConfig",
     "ProviderConfig",
     "RedisConfig",
     "RetryConfig",
@@ -160,11 +162,46 @@ class BreakerConfig(_Model):
     window_max_samples: int = Field(200, ge=1)
 
 
+class OnLimitConfig(_Model):
+    """What a logical model does with a request over a rate limit."""
+
+    action: Literal["reject", "queue", "downgrade"] = "reject"
+    downgrade_to: str | None = Field(None, description="The cheaper logical model, for downgrade.")
+    redis_down: Literal["open", "closed"] = Field("open", description="Admit (open) or refuse (closed).")
+
+    @model_validator(mode="after")
+    def _downgrade_needs_a_target(self) -> OnLimitConfig:
+        if self.action == "downgrade" and not self.downgrade_to:
+            raise ValueError("action downgrade needs downgrade_to")
+        return self
+
+
 class LogicalModelConfig(_Model):
     deployments: tuple[str, ...] = Field(min_length=1, description="Primary first, then fallbacks.")
     description: str = ""
     fallback_on: tuple[FallbackTrigger, ...] = Field(DEFAULT_TRIGGERS, description="Errors that move to the next.")
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    on_limit: OnLimitConfig = Field(default_factory=OnLimitConfig)
+
+
+class LimitRule(_Model):
+    """A rate limit: at most ``requests`` and/or ``tokens`` per fixed window of ``window_s``, per
+    ``scope`` (each user, team, feature, key, tenant, model, or one global count), optionally only
+    for callers of one ``tier`` or requests for one logical ``model``."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    scope: Literal["user", "team", "feature", "key", "tenant", "model", "global"]
+    requests: int | None = Field(None, ge=0)
+    tokens: int | None = Field(None, ge=0)
+    window_s: int = Field(60, ge=1)
+    tier: str | None = None
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _counts_something(self) -> LimitRule:
+        if self.requests is None and self.tokens is None:
+            raise ValueError("give requests, tokens or both")
+        return self
 
 
 class VirtualKeyConfig(_Model):
@@ -192,6 +229,7 @@ class TurnoutConfig(_Model):
     sink: SinkConfig = Field(default_factory=SinkConfig)
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     breakers: BreakerConfig = Field(default_factory=BreakerConfig)
+    limits: tuple[LimitRule, ...] = ()
     providers: dict[str, ProviderConfig]
     deployments: dict[str, DeploymentConfig]
     models: dict[str, LogicalModelConfig]
@@ -207,6 +245,13 @@ class TurnoutConfig(_Model):
             for i, dep_name in enumerate(model.deployments):
                 if dep_name not in self.deployments:
                     problems.append(f"models.{name}.deployments.{i}: unknown deployment {dep_name!r}")
+        for name, model in self.models.items():
+            target = model.on_limit.downgrade_to
+            if target is not None and target not in self.models:
+                problems.append(f"models.{name}.on_limit.downgrade_to: unknown model {target!r}")
+        for i, rule in enumerate(self.limits):
+            if rule.model is not None and rule.model not in self.models:
+                problems.append(f"limits.{i}.model: unknown model {rule.model!r}")
         for i, key in enumerate(self.keys):
             for model_name in key.models or ():
                 if model_name not in self.models:

@@ -72,6 +72,8 @@ class TurnoutError(Exception):
         code: str | None = None,
         retry_after_s: float | None = None,
         upstream_status: int | None = None,
+        limit_kind: str | None = None,
+        limit: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -80,6 +82,8 @@ class TurnoutError(Exception):
             self.code = code
         self.retry_after_s = retry_after_s
         self.upstream_status = upstream_status  # the provider's own HTTP status, when it sent one
+        self.limit_kind = limit_kind  # for the gateway's own rate limits: requests or tokens
+        self.limit = limit
 
     def to_info(self) -> ErrorInfo:
         return ErrorInfo(
@@ -90,6 +94,8 @@ class TurnoutError(Exception):
             param=self.param,
             error_class=type(self).__name__,
             retry_after_s=self.retry_after_s,
+            limit_kind=self.limit_kind,
+            limit=self.limit,
         )
 
     def to_openai(self) -> dict[str, object]:

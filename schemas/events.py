@@ -26,6 +26,7 @@ __all__ = [
     "EmbeddingsResponse",
     "ErrorInfo",
     "GuardVerdict",
+    "LimitVerdict",
     "ReplyEvent",
     "RequestEvent",
     "RequestRecord",
@@ -111,6 +112,8 @@ class ErrorInfo:
     param: str | None = None
     error_class: str = "TurnoutError"
     retry_after_s: float | None = None
+    limit_kind: str | None = None
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,15 @@ class Attempt:
 class GuardVerdict:
     action: str
     findings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitVerdict:
+    action: str
+    rule: str | None = None
+    estimated_tokens: int = 0
+    token_keys: list[str] = field(default_factory=list)
+    downgraded_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +211,7 @@ class StageEvent:
     timings: list[StageTiming] = field(default_factory=list)
     streamed_chunks: int | None = None
     embeddings: EmbeddingsResponse | None = None
+    limit: LimitVerdict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +285,9 @@ class RequestRecord:
     ttft_us: int | None = None
     cache_hit: bool = False
     guard_action: str = "pass"
+    route_reason: str = ""
+    limit_action: str = ""
+    downgraded_from: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

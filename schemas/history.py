@@ -15,6 +15,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 
@@ -24,7 +25,7 @@ from schemas.events import EVENT_TYPES
 __all__ = ["snapshot_changed"]
 
 
-def _fingerprint(schema: object) -> str:
+def _fingerprint(schema: Any) -> str:
     return str(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
 
 

@@ -57,6 +57,9 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "ttft_us",
         "cache_hit",
         "guard_action",
+        "route_reason",
+        "limit_action",
+        "downgraded_from",
     ],
     "attempts": [
         "request_id",
@@ -122,6 +125,9 @@ def request_row(r: RequestRecord) -> list[Any]:
         r.ttft_us,
         r.cache_hit,
         r.guard_action,
+        r.route_reason,
+        r.limit_action,
+        r.downgraded_from or "",
     ]
 
 

@@ -7,22 +7,26 @@ offset Faust commits is never ahead of the output (a crash replays; it does not 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import Any
 
 from schemas.codec import EventCodec, UndecodableEvent
+from schemas.errors import RateLimited, TurnoutError
 from schemas.events import DeadLetter, RequestEvent, StageEvent
 from streams.emitter import Emitter
 from streams.invoker import now_us
-from streams.pipeline import Pipeline, entering
-from streams.stages.answer import Answer
+from streams.pipeline import Parked, Pipeline, StageResult, entering
+from streams.stages.answer import Answer, finish
 from streams.topics import TopicNames
 from streams.topology import AgentSpec
 
 __all__ = ["StageHandler"]
 
 log = logging.getLogger(__name__)
+
+PARKED_POLL_S = 0.2  # how often a parked request looks for capacity; it gives up this long before its deadline
 
 
 class StageHandler:
@@ -44,10 +48,41 @@ class StageHandler:
             await self._dead_letter(topic, partition, offset, key, value, str(exc))
             return
         if len(self.spec.stages) > 1:
-            result: StageEvent | Answer = await self._pipeline.run_from(self.spec.stages[0], event, self._emitter)
+            result: StageResult = await self._pipeline.run_from(self.spec.stages[0], event, self._emitter)
         else:
             result = await self._pipeline.run_stage(self.spec.stages[0], event, self._emitter)
         await self._send_on(result)
+
+    async def handle_parked(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
+        """A request waiting for rate-limit capacity: admitted when there is some, 429 at its deadline.
+
+        Once admitted it goes on as if the input guard had just let it through: to the cache
+        stage's topic (split), or through the remaining stages here (fused).
+        """
+        try:
+            event = self._codec.decode_as(StageEvent, value)
+        except UndecodableEvent as exc:
+            await self._dead_letter(topic, partition, offset, key, value, str(exc))
+            return
+        while True:
+            # answer while the reply can still reach the client before its deadline
+            if (event.envelope.deadline_at_us - now_us()) / 1e6 <= PARKED_POLL_S:
+                limited = RateLimited("The request was still over its rate limit at its deadline.")
+                await self._send_on(finish(event, now_us(), error=limited.to_info()))
+                return
+            try:
+                result = await self._pipeline.admit_parked(event)
+            except TurnoutError as exc:
+                await self._send_on(finish(event, now_us(), error=exc.to_info()))
+                return
+            if not isinstance(result, Parked):
+                break
+            remaining_s = (event.envelope.deadline_at_us - now_us()) / 1e6
+            await asyncio.sleep(max(0.01, min(PARKED_POLL_S, remaining_s)))
+        if self.spec.output_topic is not None:  # split: on to the cache stage's topic
+            await (await self._emitter.send(self.spec.output_topic, result.envelope.request_id, result))
+            return
+        await self._send_on(await self._pipeline.run_from("cache", result, self._emitter))
 
     def _decode(self, value: bytes) -> StageEvent:
         event = self._codec.decode(value)
@@ -59,9 +94,12 @@ class StageHandler:
             raise UndecodableEvent(f"expected StageEvent, got {type(event).__name__}")
         return event
 
-    async def _send_on(self, result: StageEvent | Answer) -> None:
+    async def _send_on(self, result: StageResult) -> None:
         acks: list[Awaitable[Any]]
-        if isinstance(result, Answer):
+        if isinstance(result, Parked):
+            event = result.event
+            acks = [await self._emitter.send(self._topics.parked, event.envelope.request_id, event)]
+        elif isinstance(result, Answer):
             request_id = result.reply.request_id
             acks = [
                 await self._emitter.send(result.reply_to, request_id, result.reply),

@@ -21,10 +21,11 @@ from streams.breakers import BreakerBoard, BreakerTracker, JsonTable, follow_bre
 from streams.emitter import FaustEmitter
 from streams.invoker import Invoker, now_us
 from streams.kafka_transport import LowLatencyTransport
+from streams.limiter import Limiter
 from streams.pipeline import Pipeline
 from streams.providers.transport import ProviderTransport
 from streams.topics import TopicNames
-from streams.topology import agent_specs
+from streams.topology import agent_specs, parked_spec
 
 __all__ = ["TurnoutApp", "build_app"]
 
@@ -70,18 +71,23 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     transport = ProviderTransport(dict(config.providers))
     redis = aioredis.from_url(config.redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
     board = BreakerBoard(config.breakers, redis, lease_prefix=kafka.topic_prefix)
-    pipeline = Pipeline(config, Invoker(config, transport, topics, breakers=board))
+    limiter = Limiter(config, redis, kafka.topic_prefix)
+    pipeline = Pipeline(config, Invoker(config, transport, topics, breakers=board), limiter=limiter)
     emitter = FaustEmitter(app.producer, codec)
 
     def raw_topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=kafka.partitions)
 
     _add_breakers(app, config, topics, codec, emitter, board, raw_topic)
+    parked = StageHandler(parked_spec(config.topology, topics), pipeline, emitter, codec, topics)
+    app.agent(raw_topic(topics.parked), name="turnout.parked", concurrency=config.topology.concurrency)(
+        _agent_body(parked, parked.handle_parked)
+    )
 
     for spec in agent_specs(config.topology, topics):
         handler = StageHandler(spec, pipeline, emitter, codec, topics)
         app.agent(raw_topic(spec.input_topic), name=f"turnout.{spec.name}", concurrency=spec.concurrency)(
-            _agent_body(handler)
+            _agent_body(handler, handler.handle)
         )
 
     return app
@@ -123,12 +129,12 @@ def _add_breakers(
         await follow_breakers(board, config.kafka.bootstrap, topics.breakers, config.kafka.partitions, codec)
 
 
-def _agent_body(handler: StageHandler) -> Any:
+def _agent_body(handler: StageHandler, handle: Any) -> Any:
     async def agent(stream: faust.StreamT) -> None:
         async for event in stream.events():
             message = event.message
             try:
-                await handler.handle(message.topic, message.partition, message.offset, message.key, message.value)
+                await handle(message.topic, message.partition, message.offset, message.key, message.value)
             except Exception:  # the handler answers errors itself; this is the last line of defence
                 log.exception(
                     "agent %s failed on %s[%d]@%d", handler.spec.name, message.topic, message.partition, message.offset

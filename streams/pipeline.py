@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from schemas.config import TurnoutConfig
-from schemas.errors import GatewayTimeout, TurnoutError
-from schemas.events import RequestEvent, StageEvent, StageTiming
+from schemas.errors import GatewayTimeout, RateLimited, ServiceUnavailable, TurnoutError
+from schemas.events import LimitVerdict, RequestEvent, StageEvent, StageTiming
 from streams.emitter import Emitter
 from streams.invoker import Invoker, now_us
+from streams.limiter import Limiter
 from streams.stages.answer import Answer, finish
 from streams.stages.cache import check_cache
 from streams.stages.cost import cost_usd
@@ -24,11 +25,19 @@ from streams.stages.output_guard import check_output
 from streams.stages.route import decide_route
 from streams.topics import STAGE_ORDER
 
-__all__ = ["Pipeline", "StageResult", "entering"]
+__all__ = ["Parked", "Pipeline", "StageResult", "entering"]
 
 log = logging.getLogger(__name__)
 
-StageResult = StageEvent | Answer
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """Over a rate limit on a route that queues: wait on the parked topic for capacity."""
+
+    event: StageEvent
+
+
+StageResult = StageEvent | Answer | Parked
 
 
 def entering(request: RequestEvent) -> StageEvent:
@@ -37,10 +46,13 @@ def entering(request: RequestEvent) -> StageEvent:
 
 
 class Pipeline:
-    def __init__(self, config: TurnoutConfig, invoker: Invoker, clock: Callable[[], int] = now_us) -> None:
+    def __init__(
+        self, config: TurnoutConfig, invoker: Invoker, clock: Callable[[], int] = now_us, limiter: Limiter | None = None
+    ) -> None:
         self._config = config
         self._invoker = invoker
         self._clock = clock
+        self._limiter = limiter
 
     async def run_stage(self, stage: str, event: StageEvent, emitter: Emitter) -> StageResult:
         started = self._clock()
@@ -53,25 +65,25 @@ class Pipeline:
         except Exception:  # a bug in a stage must not kill the agent
             log.exception("stage %s failed on request %s", stage, event.envelope.request_id)
             return finish(event, self._clock(), error=TurnoutError(f"Internal error in stage {stage}.").to_info())
-        if isinstance(result, Answer):
+        if isinstance(result, Answer | Parked):
             return result
         timing = StageTiming(stage=stage, started_at_us=started, ended_at_us=self._clock())
         return replace(result, stage=stage, timings=[*result.timings, timing])
 
-    async def run_from(self, stage: str, event: StageEvent, emitter: Emitter) -> Answer:
+    async def run_from(self, stage: str, event: StageEvent, emitter: Emitter) -> Answer | Parked:
         """Run ``stage`` and every stage after it in this process (the fused layout)."""
         result: StageResult = event
         for name in STAGE_ORDER[STAGE_ORDER.index(stage) :]:
             assert isinstance(result, StageEvent)
             result = await self.run_stage(name, result, emitter)
-            if isinstance(result, Answer):
+            if isinstance(result, Answer | Parked):
                 return result
         raise AssertionError("the output guard always answers")
 
     async def _step(self, stage: str, event: StageEvent, emitter: Emitter) -> StageResult:
         if stage == "input_guard":
             verdict = check_input(event)
-            return replace(event, input_guard=verdict)
+            return await self._admit(replace(event, input_guard=verdict))
         if stage == "cache":
             return replace(event, cache=check_cache(event))
         if stage == "route":
@@ -80,6 +92,7 @@ class Pipeline:
             outcome = await self._invoker.invoke(event, emitter)
             if outcome.error is not None:
                 return finish(outcome.event, self._clock(), error=outcome.error.to_info())
+            await self._settle(outcome.event)
             return outcome.event
         if stage == "output_guard":
             assert event.route is not None
@@ -98,3 +111,58 @@ class Pipeline:
                 guard_action=verdict.action if verdict.action != "pass" else None,
             )
         raise ValueError(f"unknown stage {stage!r}")
+
+    async def _admit(self, event: StageEvent, waited: bool = False) -> StageEvent | Parked:
+        """The rate limits' verdict: admitted, downgraded, parked, or an error to raise."""
+        request = event.envelope.request
+        model = self._config.models.get(request.model)
+        if self._limiter is None or model is None:
+            return event
+        admission = await self._limiter.admit(event.envelope.caller, request)
+        if admission.admitted:
+            action = "queue" if waited else "admit"
+            return replace(
+                event, limit=LimitVerdict(action, None, admission.estimated_tokens, list(admission.token_keys))
+            )
+        policy = model.on_limit
+        if admission.redis_down:
+            if policy.redis_down == "closed":
+                raise ServiceUnavailable("Rate limits cannot be checked right now; try again shortly.")
+            return replace(event, limit=LimitVerdict("fail_open", None, admission.estimated_tokens))
+        over = admission.limited_by
+        assert over is not None
+        if policy.action == "downgrade" and policy.downgrade_to and not waited:
+            cheaper = replace(request, model=policy.downgrade_to)
+            again = await self._limiter.admit(event.envelope.caller, cheaper)
+            if again.admitted:
+                envelope = replace(event.envelope, request=cheaper)
+                return replace(
+                    event,
+                    envelope=envelope,
+                    limit=LimitVerdict(
+                        "downgrade", over.rule, again.estimated_tokens, list(again.token_keys), request.model
+                    ),
+                )
+        if policy.action == "queue":
+            return Parked(event)
+        raise RateLimited(
+            f"Rate limit `{over.rule}` reached: {over.limit} {over.kind} per {over.window_s} s.",
+            retry_after_s=max(1.0, admission.retry_after_s(self._clock() / 1e6)),
+            limit_kind=over.kind,
+            limit=over.limit,
+        )
+
+    async def admit_parked(self, event: StageEvent) -> StageEvent | Parked:
+        """A parked request tries again; still over the limit it stays parked."""
+        return await self._admit(event, waited=True)
+
+    async def _settle(self, event: StageEvent) -> None:
+        limit, response = event.limit, event.response or event.embeddings
+        if self._limiter is None or limit is None or not limit.token_keys or response is None:
+            return
+        usage = response.usage
+        await self._limiter.settle(
+            limit.token_keys,
+            limit.estimated_tokens,
+            usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
+        )

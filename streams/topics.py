@@ -29,6 +29,11 @@ class TopicNames:
         return f"{self.prefix}.stage.{stage}"
 
     @property
+    def parked(self) -> str:
+        """Requests over a rate limit whose route queues them: admitted when capacity returns."""
+        return f"{self.prefix}.stage.parked"
+
+    @property
     def attempts(self) -> str:
         return f"{self.prefix}.events.attempts"
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from schemas.config import TopologyConfig
 from streams.topics import STAGE_ORDER, TopicNames
 
-__all__ = ["AgentSpec", "agent_specs"]
+__all__ = ["AgentSpec", "agent_specs", "parked_spec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,12 @@ class AgentSpec:
     @property
     def reads_requests(self) -> bool:
         return self.stages[0] == STAGE_ORDER[0]
+
+
+def parked_spec(topology: TopologyConfig, topics: TopicNames) -> AgentSpec:
+    """The agent that admits requests parked over a rate limit once there is capacity again."""
+    output = None if topology.layout == "fused" else topics.stage_output("input_guard")
+    return AgentSpec("parked", topics.parked, ("input_guard",), output, topology.concurrency)
 
 
 def agent_specs(topology: TopologyConfig, topics: TopicNames) -> list[AgentSpec]:

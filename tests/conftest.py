@@ -72,8 +72,11 @@ def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 FORMATS: dict[str, dict[str, Any]] = {
     "anthropic": {"api_key_env": "TURNOUT_TEST_PROVIDER_KEY"},
     "gemini": {"api_key_env": "TURNOUT_TEST_PROVIDER_KEY"},
-    "bedrock": {"region": "us-east-1", "aws_access_key_id_env": "TURNOUT_TEST_AWS_KEY_ID",
-                "aws_secret_access_key_env": "TURNOUT_TEST_AWS_SECRET"},
+    "bedrock": {
+        "region": "us-east-1",
+        "aws_access_key_id_env": "TURNOUT_TEST_AWS_KEY_ID",
+        "aws_secret_access_key_env": "TURNOUT_TEST_AWS_SECRET",
+    },
 }
 # the fake credentials the simulator accepts; processes started by the tests inherit them
 os.environ.setdefault("TURNOUT_TEST_PROVIDER_KEY", "sim-provider-key")
@@ -87,7 +90,9 @@ ConfigFactory = Callable[..., tuple[Path, TurnoutConfig]]
 def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, simulator_url: str) -> ConfigFactory:
     """Writes a test config (the example, with this test's topics, ports and paths) and loads it."""
 
-    def factory(**sections: dict[str, Any]) -> tuple[Path, TurnoutConfig]:
+    def factory(
+        limits_list: list[dict[str, Any]] | None = None, **sections: dict[str, Any]
+    ) -> tuple[Path, TurnoutConfig]:
         tmp_path = tmp_path_factory.mktemp("turnout")
         data = yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text())
         prefix = f"t{uuid.uuid4().hex[:10]}"
@@ -108,8 +113,12 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
         data["deployments"]["sim-hang"] = {"provider": "simulator", "model": "sim-hang"}
         for kind, extra in FORMATS.items():  # the simulator speaks every provider's wire format
             data["providers"][f"sim-{kind}"] = {"kind": kind, "base_url": simulator_url, **extra}
-            data["deployments"][f"sim-{kind}-chat"] = {"provider": f"sim-{kind}", "model": f"{kind}-model",
-                                                       "input_usd_per_mtok": 1.0, "output_usd_per_mtok": 4.0}
+            data["deployments"][f"sim-{kind}-chat"] = {
+                "provider": f"sim-{kind}",
+                "model": f"{kind}-model",
+                "input_usd_per_mtok": 1.0,
+                "output_usd_per_mtok": 4.0,
+            }
             data["models"][f"{kind}-chat"] = {"deployments": [f"sim-{kind}-chat"]}
         data["deployments"]["sim-broken"] = {"provider": "simulator", "model": "sim-broken-stream"}
         data["models"]["broken-chat"] = {"deployments": ["sim-broken"]}
@@ -117,6 +126,8 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
         data["models"]["hang-chat"] = {"deployments": ["sim-hang"]}
         for section, values in sections.items():
             data.setdefault(section, {}).update(values)
+        if limits_list is not None:
+            data["limits"] = limits_list
         path = tmp_path / "turnout.yaml"
         path.write_text(yaml.safe_dump(data))
         return path, load_config(path)

@@ -37,6 +37,8 @@ __all__ = ["ReplyStream", "TurnoutClient"]
 
 log = logging.getLogger(__name__)
 
+REPLY_GRACE_S = 1.0
+
 
 def _now_us() -> int:
     return time.time_ns() // 1000
@@ -73,7 +75,9 @@ class ReplyStream:
         pending = self._client._pending.get(self.request_id)
         if pending is None or self._done:
             raise RuntimeError("the reply stream is closed")
-        remaining = (self.deadline_at_us - _now_us()) / 1e6
+        # the stages answer a request at its deadline themselves (a 429 from the queue, a 504 with
+        # its attempts recorded); the client waits a little longer for that answer before its own 504
+        remaining = (self.deadline_at_us - _now_us()) / 1e6 + REPLY_GRACE_S
         try:
             event = await asyncio.wait_for(pending.queue.get(), max(remaining, 0.0))
         except TimeoutError:

@@ -26,7 +26,7 @@ def compacted_topics(topics: TopicNames) -> list[str]:
 
 def all_topics(topics: TopicNames) -> list[str]:
     names = [topics.requests, *(topics.stage_output(s) for s in STAGE_ORDER[:-1])]
-    return [*names, *topics.event_topics, topics.dead_letters]
+    return [*names, topics.parked, *topics.event_topics, topics.dead_letters]
 
 
 def ensure_topics(

@@ -72,5 +72,8 @@ def finish(
         ttft_us=ttft,
         cache_hit=cache_hit,
         guard_action=guard_action,
+        route_reason=route.reason if route else "",
+        limit_action=event.limit.action if event.limit else "",
+        downgraded_from=event.limit.downgraded_from if event.limit else None,
     )
     return Answer(reply=reply, record=record, reply_to=envelope.reply_to)

@@ -25,6 +25,7 @@ from schemas.events import (
     EmbeddingsResponse,
     ErrorInfo,
     GuardVerdict,
+    LimitVerdict,
     ReplyEvent,
     RequestEvent,
     RequestRecord,
@@ -84,6 +85,8 @@ ERROR = ErrorInfo(
     param="model",
     error_class="ProviderRateLimited",
     retry_after_s=1.5,
+    limit_kind="requests",
+    limit=20,
 )
 FAILED = Attempt(
     deployment="sim-gpt-4o",
@@ -137,6 +140,13 @@ FULL: list[Any] = [
         timings=[StageTiming(stage="route", started_at_us=T0 + 1, ended_at_us=T0 + 2)],
         streamed_chunks=4,
         embeddings=VECTORS,
+        limit=LimitVerdict(
+            action="downgrade",
+            rule="user-rpm",
+            estimated_tokens=1030,
+            token_keys=["t:limit:user-tpm:tokens:acme/u:1"],
+            downgraded_from="smart-chat",
+        ),
     ),
     ChunkEvent(
         request_id="req-1",
@@ -189,6 +199,9 @@ FULL: list[Any] = [
         ttft_us=700,
         cache_hit=True,
         guard_action="flag",
+        route_reason="fallback",
+        limit_action="downgrade",
+        downgraded_from="smart-chat",
     ),
     DeadLetter(
         topic="turnout.requests",
