@@ -1,0 +1,89 @@
+"""The limiter's Redis script against the real Redis: exact under concurrency, fail open or closed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis.asyncio as aioredis
+
+from schemas.config import TurnoutConfig, parse_config
+from schemas.errors import ServiceUnavailable
+from schemas.events import Caller, ChatMessage, ChatRequest, RequestEvent
+from streams.limiter import Limiter
+from streams.pipeline import Pipeline, entering
+from tests.conftest import REDIS
+
+CALLER = Caller(tenant="acme", team="t", user="u", tier="free", key_id="k")
+
+
+def config(redis_down: str = "open") -> TurnoutConfig:
+    return parse_config(
+        {
+            "providers": {"p": {"base_url": "http://127.0.0.1:9/v1"}},
+            "deployments": {"d": {"provider": "p", "model": "m"}},
+            "models": {"m": {"deployments": ["d"], "on_limit": {"redis_down": redis_down}}},
+            "limits": [{"name": "rpm", "scope": "user", "requests": 20, "tokens": 10_000, "window_s": 60}],
+            "keys": [{"id": "k", "key_sha256": "0" * 64, "tenant": "acme", "team": "t", "user": "u"}],
+        }
+    )
+
+
+def chat(max_tokens: int = 100) -> ChatRequest:
+    return ChatRequest(model="m", messages=[ChatMessage(role="user", content="hi")], max_tokens=max_tokens)
+
+
+async def test_exactly_the_limit_is_admitted_under_concurrency() -> None:
+    client = aioredis.from_url(REDIS)
+    try:
+        limiter = Limiter(config(), client, f"t{uuid.uuid4().hex[:8]}")
+        results = await asyncio.gather(*(limiter.admit(CALLER, chat()) for _ in range(100)))
+        assert sum(a.admitted for a in results) == 20
+        refused = next(a for a in results if not a.admitted)
+        assert refused.limited_by is not None and refused.limited_by.kind == "requests"
+        assert 0 < refused.retry_after_s(refused.limited_by.window_ends_at_s - 5) <= 5
+    finally:
+        await client.aclose()
+
+
+async def test_token_counters_settle_to_the_real_usage() -> None:
+    client = aioredis.from_url(REDIS)
+    try:
+        limiter = Limiter(config(), client, f"t{uuid.uuid4().hex[:8]}")
+        admitted = await limiter.admit(CALLER, chat(max_tokens=4999))  # estimate 1 + 4999
+        assert admitted.admitted and admitted.estimated_tokens == 5000
+        (key,) = admitted.token_keys
+        await limiter.settle(admitted.token_keys, admitted.estimated_tokens, 30)
+        assert int(await client.get(key)) == 30
+        # after settling, the room the estimate held is free again
+        assert (await limiter.admit(CALLER, chat(max_tokens=9969))).admitted
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_unreachable_redis_fails_open_or_closed_as_the_model_says(mode: str) -> None:
+    cfg = config(redis_down=mode)
+    dead = aioredis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    pipeline = Pipeline(cfg, invoker=None, limiter=Limiter(cfg, dead, "t"))  # type: ignore[arg-type]  # admission only
+    event = entering(
+        RequestEvent(
+            request_id="r",
+            reply_to="x",
+            source="kafka",
+            received_at_us=0,
+            deadline_at_us=2**62,
+            caller=CALLER,
+            request=chat(),
+        )
+    )
+    try:
+        if mode == "open":
+            admitted = await pipeline._admit(event)
+            assert admitted.limit is not None and admitted.limit.action == "fail_open"  # type: ignore[union-attr]
+        else:
+            with pytest.raises(ServiceUnavailable):
+                await pipeline._admit(event)
+    finally:
+        await dead.aclose()
