@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from simulator import control, openai_wire
+from simulator import anthropic_wire, bedrock_wire, control, gemini_wire, openai_wire
 from simulator.faults import UVICORN_ERROR_LOGGER, BrokenStreamLogFilter
 from simulator.openai_payloads import error_body
 from simulator.state import SimulatorConfig, SimulatorState
@@ -46,7 +46,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def build_app(config: SimulatorConfig | None = None) -> Starlette:
     """A fresh simulator app with its own state (stats, fault rules)."""
     app = Starlette(
-        routes=[*openai_wire.routes(), *control.routes()],
+        routes=[
+            *openai_wire.routes(),
+            *gemini_wire.routes(),
+            *bedrock_wire.routes(),
+            *anthropic_wire.routes(),
+            *control.routes(),
+        ],
         exception_handlers={HTTPException: _http_error},
         lifespan=_lifespan,
     )

@@ -1,4 +1,9 @@
-"""OpenAI chat-completions routes: ``POST /v1/chat/completions``, ``GET /v1/models``."""
+"""OpenAI routes: ``POST /v1/chat/completions``, ``POST /v1/embeddings``, ``GET /v1/models``.
+
+Request validation and vectors of the embeddings endpoint live in :mod:`simulator.openai_embeddings`;
+both endpoints take the same knobs (latency, error statuses with retry-after, hang, a body cut
+halfway) and are counted in ``/_sim/stats``.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from simulator.faults import (
     truncated_body,
 )
 from simulator.knobs import HEADER_PREFIX, KnobError, Knobs, knobs_from_headers
+from simulator.openai_embeddings import InvalidEmbeddingsRequest, embeddings_dict, parse_embeddings_request
 from simulator.openai_payloads import (
     ChunkMaker,
     completion_dict,
@@ -225,9 +231,8 @@ def _stream_response(chat: ChatRequest, sim: SimulatorState, knobs: Knobs) -> Re
     return StreamingResponse(body, headers=headers, media_type="text/event-stream")
 
 
-async def _plain_response(chat: ChatRequest, sim: SimulatorState, knobs: Knobs) -> Response:
-    reply = build_reply(chat.reply, knobs, sim.config.word_cap)
-    payload = completion_dict(reply, new_id("chatcmpl-"), int(time.time()), chat.model)
+async def _json_reply(payload: dict[str, Any], knobs: Knobs) -> Response:
+    """A JSON reply after ``latency_ms``; with a break knob, the body is cut halfway."""
     await sleep_ms(knobs.latency_ms)
     headers = {"x-request-id": new_id("req_")}
     if knobs.break_after_chunks is not None:
@@ -236,14 +241,31 @@ async def _plain_response(chat: ChatRequest, sim: SimulatorState, knobs: Knobs) 
     return json_response(payload, headers=headers)
 
 
-def _count_faults(sim: SimulatorState, chat: ChatRequest, knobs: Knobs) -> None:
-    stats = sim.record_request(chat.model, chat.stream)
+async def _plain_response(chat: ChatRequest, sim: SimulatorState, knobs: Knobs) -> Response:
+    reply = build_reply(chat.reply, knobs, sim.config.word_cap)
+    payload = completion_dict(reply, new_id("chatcmpl-"), int(time.time()), chat.model)
+    return await _json_reply(payload, knobs)
+
+
+def _count_faults(sim: SimulatorState, model: str, stream: bool, knobs: Knobs) -> None:
+    stats = sim.record_request(model, stream)
     if knobs.hang:
         stats.hangs += 1
-    elif knobs.error_status is not None or (chat.stream and knobs.error_after_chunks is not None):
+    elif knobs.error_status is not None or (stream and knobs.error_after_chunks is not None):
         stats.errors_injected += 1
     elif knobs.break_after_chunks is not None:
         stats.broken_streams += 1
+
+
+async def _fault_response(request: Request, sim: SimulatorState, model: str, knobs: Knobs) -> Response | None:
+    """The answer to a hang or an injected error status, or None to answer normally."""
+    if knobs.hang:
+        await hang_until_disconnect(request, sim.config.hang_cap_s)
+        return json_response(error_body("Simulated hang reached its cap.", "server_error"), 504)
+    if knobs.error_status is not None:
+        await sleep_ms(knobs.latency_ms)
+        return injected_error_response(knobs.error_status, model, knobs)
+    return None
 
 
 async def chat_completions(request: Request) -> Response:
@@ -256,16 +278,30 @@ async def chat_completions(request: Request) -> Response:
     except WireError as exc:
         return wire_error_response(exc)
     knobs = sim.effective_knobs(chat.model, headers)
-    _count_faults(sim, chat, knobs)
-    if knobs.hang:
-        await hang_until_disconnect(request, sim.config.hang_cap_s)
-        return json_response(error_body("Simulated hang reached its cap.", "server_error"), 504)
-    if knobs.error_status is not None:
-        await sleep_ms(knobs.latency_ms)
-        return injected_error_response(knobs.error_status, chat.model, knobs)
+    _count_faults(sim, chat.model, chat.stream, knobs)
+    fault = await _fault_response(request, sim, chat.model, knobs)
+    if fault is not None:
+        return fault
     if chat.stream:
         return _stream_response(chat, sim, knobs)
     return await _plain_response(chat, sim, knobs)
+
+
+async def embeddings(request: Request) -> Response:
+    sim: SimulatorState = request.app.state.sim
+    try:
+        headers = header_knobs(request)
+        call = parse_embeddings_request(await request.body())
+    except KnobError as exc:
+        return wire_error_response(WireError(str(exc), exc.param))
+    except InvalidEmbeddingsRequest as exc:
+        return wire_error_response(WireError(exc.message, exc.param, exc.code))
+    knobs = sim.effective_knobs(call.model, headers)
+    _count_faults(sim, call.model, False, knobs)
+    fault = await _fault_response(request, sim, call.model, knobs)
+    if fault is not None:
+        return fault
+    return await _json_reply(embeddings_dict(call, knobs.prompt_tokens), knobs)
 
 
 async def list_models(request: Request) -> Response:
@@ -287,5 +323,6 @@ async def list_models(request: Request) -> Response:
 def routes() -> list[Route]:
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
     ]

@@ -1,13 +1,35 @@
-"""OpenAI chat completions, and the OpenAI-compatible servers (vLLM, Ollama, llama.cpp, Mistral).
+"""OpenAI chat completions and embeddings, and the OpenAI-compatible servers.
 
-Written from OpenAI's API reference: ``POST {base_url}/chat/completions``; streams are Server-Sent
-Events of ``chat.completion.chunk`` objects ending with ``data: [DONE]``; with
-``stream_options.include_usage`` a last chunk with empty ``choices`` carries ``usage``. Turnout
-always asks for usage on streams, so streamed calls are costed from the provider's own count.
+Written from OpenAI's API reference (platform.openai.com/docs/api-reference):
+- ``chat/create`` and ``chat/object``: ``POST {base_url}/chat/completions``; the reply's
+  ``choices[0].message`` (``content``, ``tool_calls[].function.{name, arguments}``), ``finish_reason``
+  and ``usage`` (``prompt_tokens_details.cached_tokens``);
+- ``chat/streaming``: Server-Sent Events of ``chat.completion.chunk`` objects ending with
+  ``data: [DONE]``; ``delta.tool_calls[]`` carry ``index``, and ``id``/``type``/``function.name``
+  arrive once per index before the ``function.arguments`` fragments; with
+  ``stream_options.include_usage`` a last chunk with empty ``choices`` carries ``usage``. Turnout
+  always asks for usage on streams, so streamed calls are costed from the provider's own count;
+- ``embeddings/create``: ``POST {base_url}/embeddings`` (``input``, ``encoding_format``,
+  ``dimensions``, ``user``) -> ``{"object": "list", "data": [{"index", "embedding"}], "usage"}``;
+- the error-codes guide (guides/error-codes) and the error object ``{"error": {"message", "type",
+  "param", "code"}}``; an error in a stream is a ``data:`` event holding such an object, and
+  ``retry-after-ms`` is preferred to ``retry-after``, as the official ``openai`` SDK reads them.
+
+OpenAI-compatible servers (vLLM, Ollama's ``/v1``, llama.cpp's ``llama-server``, Mistral) speak the
+same format with these differences, all handled here and covered by fixtures
+(``tests/fixtures/providers/openai/compatible_server_*``):
+- a server that ignores ``stream_options`` (older Ollama and llama.cpp builds) ends its stream
+  with ``[DONE]`` and no usage chunk: the reply has zero usage, it does not fail;
+- no API key: no ``authorization`` header is sent;
+- vLLM before 0.10 sends its error fields at the top level (``{"object": "error", "message",
+  "type", "param", "code": 400}``) and reports an oversized prompt only in words; llama.cpp names
+  it with ``type: exceed_context_size_error``. Both become ``ContextWindowExceeded``.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 import orjson
@@ -178,39 +200,84 @@ class OpenAIAdapter:
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:
-    value = headers.get("retry-after")
+    """Seconds from ``retry-after-ms`` (preferred, as the openai SDK does) or ``retry-after``.
+
+    An HTTP-date ``retry-after`` gives None: the adapter is pure and has no clock.
+    """
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue
+        if seconds >= 0 and math.isfinite(seconds):
+            return seconds
+    return None
+
+
+# Errors some servers name only in words, matched on the message of a 400-class error; a test per row.
+_MESSAGE_RULES: tuple[tuple[re.Pattern[str], type[TurnoutError]], ...] = (
+    # vLLM: "This model's maximum context length is 4096 tokens. However, you requested ..."
+    (re.compile(r"maximum context length is \d+ tokens", re.IGNORECASE), ContextWindowExceeded),
+    # OpenAI reasoning models, code invalid_prompt: "... flagged as potentially violating our usage policy ..."
+    (re.compile(r"flagged as potentially violating our usage policy", re.IGNORECASE), ProviderContentPolicy),
+)
+# error.type values that name a condition without an OpenAI error code
+_CONTEXT_WINDOW_TYPES = frozenset({"exceed_context_size_error"})  # llama.cpp's llama-server
+
+
+def _error_object(body: bytes) -> dict[str, Any]:
+    """The error object of an error body: ``{"error": {...}}``, or vLLM's fields at the top level."""
     try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    err = data.get("error")
+    if isinstance(err, dict):
+        return err
+    if data.get("object") == "error":
+        return data
+    return {}
 
 
 def classify_openai_error(status: int, headers: dict[str, str], body: bytes) -> TurnoutError:
     """A typed error from the status and OpenAI's structured error body (``error.code/type``)."""
-    try:
-        err = orjson.loads(body).get("error") or {}
-    except (orjson.JSONDecodeError, AttributeError):
-        err = {}
-    if not isinstance(err, dict):
-        err = {}
+    err = _error_object(body)
     message = str(err.get("message") or f"The provider answered HTTP {status}.")
     error = _classify(status, headers, err, message)
     error.upstream_status = status
     return error
 
 
+def _param(err: dict[str, Any]) -> str | None:
+    param = err.get("param")
+    return param if isinstance(param, str) else None
+
+
+def _by_message(message: str) -> type[TurnoutError] | None:
+    for pattern, cls in _MESSAGE_RULES:
+        if pattern.search(message):
+            return cls
+    return None
+
+
 def _classify(status: int, headers: dict[str, str], err: dict[str, Any], message: str) -> TurnoutError:
-    code = err.get("code")
-    if code == "context_length_exceeded":
-        return ContextWindowExceeded(message, param=err.get("param"))
-    if code == "content_policy_violation" or err.get("type") == "content_policy_violation":
+    code, kind = err.get("code"), err.get("type")
+    if code == "context_length_exceeded" or (isinstance(kind, str) and kind in _CONTEXT_WINDOW_TYPES):
+        return ContextWindowExceeded(message, param=_param(err))
+    if code == "content_policy_violation" or kind == "content_policy_violation":
         return ProviderContentPolicy(message)
     if status == 429:
         return ProviderRateLimited(message, retry_after_s=_retry_after(headers))
     if status in (401, 403):
         return ProviderAuthError("The provider refused the gateway's credentials.")
     if status in (400, 404, 422):
-        return ProviderBadRequest(message, param=err.get("param"))
+        cls = _by_message(message) or ProviderBadRequest
+        return cls(message, param=_param(err))
     if status in (503, 529):
         return ProviderOverloaded(message, retry_after_s=_retry_after(headers))
     return ProviderError(message)
@@ -252,7 +319,7 @@ class OpenAIStreamParser:
             raise ProviderStreamBroken("The provider sent an unreadable stream event.") from None
         if not isinstance(data, dict):
             raise ProviderStreamBroken("The provider sent a stream event that is not an object.")
-        if "error" in data:
+        if data.get("error"):  # like the openai SDK: only a non-empty error field is an error
             err = data["error"] if isinstance(data["error"], dict) else {}
             raise ProviderError(str(err.get("message") or "The provider's stream reported an error."))
         try:

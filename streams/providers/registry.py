@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from streams.providers.anthropic import AnthropicAdapter
 from streams.providers.base import ProviderAdapter
+from streams.providers.bedrock import BedrockAdapter
+from streams.providers.gemini import GeminiAdapter
 from streams.providers.openai import OpenAIAdapter
 
 __all__ = ["ADAPTERS", "adapter_for"]
 
 ADAPTERS: dict[str, ProviderAdapter] = {
     "openai": OpenAIAdapter(),
+    "anthropic": AnthropicAdapter(),
+    "gemini": GeminiAdapter(),
+    "bedrock": BedrockAdapter(),
 }
 
 

@@ -168,7 +168,7 @@ def test_fixtures_cover_exactly_the_claimed_capabilities(provider: str) -> None:
         for p, c in CASES
         if p == provider and load(provider, c, "case.json")["kind"] == "error"
     }
-    assert REQUIRED_ERRORS <= errors, f"{provider} lacks error fixtures for {REQUIRED_ERRORS - errors}"
+    assert errors >= REQUIRED_ERRORS, f"{provider} lacks error fixtures for {REQUIRED_ERRORS - errors}"
 
 
 def test_every_adapter_has_fixtures() -> None:
