@@ -59,8 +59,12 @@ def ensure_topics(
         if missing:
             futures = admin.create_topics(
                 [
-                    NewTopic(n, num_partitions=partitions, replication_factor=1,
-                             config={"cleanup.policy": "compact"} if n in compact else {})
+                    NewTopic(
+                        n,
+                        num_partitions=partitions,
+                        replication_factor=1,
+                        config={"cleanup.policy": "compact"} if n in compact else {},
+                    )
                     for n in missing
                 ],
                 operation_timeout=10,

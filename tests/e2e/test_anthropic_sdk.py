@@ -27,13 +27,14 @@ def gateway(make_config: Any) -> Iterator[tuple[Stack, TurnoutConfig]]:
 @pytest.fixture
 def claude(gateway: tuple[Stack, TurnoutConfig]) -> anthropic.Anthropic:
     stack, _ = gateway
-    return anthropic.Anthropic(base_url=stack.base_url.removesuffix("/v1"), api_key=DEMO_KEY, max_retries=0,
-                               timeout=30)
+    return anthropic.Anthropic(base_url=stack.base_url.removesuffix("/v1"), api_key=DEMO_KEY, max_retries=0, timeout=30)
 
 
 def test_messages_to_an_openai_format_deployment(claude: anthropic.Anthropic) -> None:
     message = claude.messages.create(
-        model="smart-chat", max_tokens=100, system="You are terse.",
+        model="smart-chat",
+        max_tokens=100,
+        system="You are terse.",
         messages=[{"role": "user", "content": "hello from claude code"}],
     )
     assert message.type == "message" and message.role == "assistant" and message.model == "smart-chat"
@@ -43,9 +44,27 @@ def test_messages_to_an_openai_format_deployment(claude: anthropic.Anthropic) ->
     assert message.usage.output_tokens == 8 and message.usage.input_tokens > 0
 
 
+def test_messages_to_a_gemini_format_deployment(claude: anthropic.Anthropic) -> None:
+    message = claude.messages.create(
+        model="gemini-chat",
+        max_tokens=100,
+        system="You are terse.",
+        messages=[{"role": "user", "content": "hello gemini via claude"}],
+    )
+    assert message.content[0].type == "text"
+    assert message.content[0].text.endswith("hello gemini via claude")
+    assert message.stop_reason == "end_turn" and message.usage.output_tokens > 0
+    with claude.messages.stream(
+        model="gemini-chat", max_tokens=100, messages=[{"role": "user", "content": "stream from gemini"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+    assert text.endswith("stream from gemini")
+
+
 def test_messages_stream(claude: anthropic.Anthropic) -> None:
-    with claude.messages.stream(model="smart-chat", max_tokens=100,
-                                messages=[{"role": "user", "content": "stream these words please"}]) as stream:
+    with claude.messages.stream(
+        model="smart-chat", max_tokens=100, messages=[{"role": "user", "content": "stream these words please"}]
+    ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text == "Simulated reply from gpt-4o: stream these words please"
@@ -55,15 +74,26 @@ def test_messages_stream(claude: anthropic.Anthropic) -> None:
 
 
 def test_tool_use_round_trip(claude: anthropic.Anthropic) -> None:
-    tools = [{"name": "get_weather", "description": "Weather for a city",
-              "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
-    first = claude.messages.create(model="smart-chat", max_tokens=100, tools=tools,  # type: ignore[arg-type]
-                                   messages=[{"role": "user", "content": "weather in Paris?"}])
+    tools = [
+        {
+            "name": "get_weather",
+            "description": "Weather for a city",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
+    ]
+    first = claude.messages.create(
+        model="smart-chat",
+        max_tokens=100,
+        tools=tools,  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": "weather in Paris?"}],
+    )
     assert first.stop_reason == "tool_use"
     call = next(b for b in first.content if b.type == "tool_use")
     assert call.name == "get_weather" and call.input == {}  # type: ignore[union-attr]
     second = claude.messages.create(
-        model="smart-chat", max_tokens=100, tools=tools,  # type: ignore[arg-type]
+        model="smart-chat",
+        max_tokens=100,
+        tools=tools,  # type: ignore[arg-type]
         messages=[
             {"role": "user", "content": "weather in Paris?"},
             {"role": "assistant", "content": first.content},  # type: ignore[typeddict-item]
@@ -72,8 +102,12 @@ def test_tool_use_round_trip(claude: anthropic.Anthropic) -> None:
     )
     assert second.stop_reason == "end_turn" and second.content[0].type == "text"
 
-    with claude.messages.stream(model="smart-chat", max_tokens=100, tools=tools,  # type: ignore[arg-type]
-                                messages=[{"role": "user", "content": "weather?"}]) as stream:
+    with claude.messages.stream(
+        model="smart-chat",
+        max_tokens=100,
+        tools=tools,  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": "weather?"}],
+    ) as stream:
         final = stream.get_final_message()
     streamed_call = next(b for b in final.content if b.type == "tool_use")
     assert streamed_call.name == "get_weather" and final.stop_reason == "tool_use"  # type: ignore[union-attr]
@@ -103,7 +137,9 @@ def test_embeddings_through_the_openai_sdk(gateway: tuple[Stack, TurnoutConfig])
     floats = client.embeddings.create(model="embed-small", input="alpha", encoding_format="float")
     assert floats.data[0].embedding == pytest.approx(vectors[0], rel=1e-6)
     request_id = raw.headers["x-request-id"]
-    sql = (f"SELECT status, deployment, prompt_tokens > 0, cost_usd > 0 FROM {config.clickhouse.database}.requests "
-           f"FINAL WHERE request_id = '{request_id}'")
+    sql = (
+        f"SELECT status, deployment, prompt_tokens > 0, cost_usd > 0 FROM {config.clickhouse.database}.requests "
+        f"FINAL WHERE request_id = '{request_id}'"
+    )
     wait_until(lambda: len(run_sql(config, sql).rows) == 1, 30, "embeddings row")
     assert run_sql(config, sql).rows[0] == [200, "sim-embed-small", True, True]
