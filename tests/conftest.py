@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from schemas.config import TurnoutConfig, load_config
-from turnout.stack import wait_until
+from turnout.stack import SIMULATOR_ENV, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA = os.environ.get("TURNOUT_TEST_KAFKA", "127.0.0.1:19092")
@@ -80,6 +80,8 @@ FORMATS: dict[str, dict[str, Any]] = {
 }
 # the fake credentials the simulator accepts; processes started by the tests inherit them
 os.environ.setdefault("TURNOUT_TEST_PROVIDER_KEY", "sim-provider-key")
+for _name, _value in SIMULATOR_ENV.items():
+    os.environ.setdefault(_name, _value)
 os.environ.setdefault("TURNOUT_TEST_AWS_KEY_ID", "AKIDTURNOUTTEST")
 os.environ.setdefault("TURNOUT_TEST_AWS_SECRET", "turnout-test-secret")
 
@@ -103,7 +105,8 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
         data["redis"]["url"] = REDIS
         data["clickhouse"]["dsn"] = f"chdb://{tmp_path / 'clickhouse'}"
         data["sink"].update(query_port=free_port(), batch_ms=50)
-        data["providers"]["simulator"]["base_url"] = f"{simulator_url}/v1"
+        for provider in data["providers"].values():  # every example provider is the simulator
+            provider["base_url"] = provider["base_url"].replace("http://127.0.0.1:18080", simulator_url)
         data["deployments"]["sim-slow"] = {
             "provider": "simulator",
             "model": "sim-slow-50",

@@ -42,8 +42,11 @@ ORDER BY logical_model
 """
 
 
+MODELS = ["smart-chat", "best-cheap-chat", "claude-chat", "gemini-chat", "nova-chat"]
+
+
 async def _send(client: openai.AsyncOpenAI, i: int, rng: random.Random) -> str:
-    model = "smart-chat" if i % 3 else "best-cheap-chat"
+    model = MODELS[i % len(MODELS)]
     messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": rng.choice(PROMPTS)}]
     if i % 4 == 0:
         stream = await client.chat.completions.create(

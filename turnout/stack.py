@@ -20,7 +20,14 @@ import httpx
 
 from schemas.config import TurnoutConfig
 
-__all__ = ["Stack", "wait_until"]
+__all__ = ["SIMULATOR_ENV", "Stack", "wait_until"]
+
+# credentials for the example config's simulator providers (the simulator checks their shape only)
+SIMULATOR_ENV = {
+    "SIMULATOR_API_KEY": "sim-key",
+    "SIMULATOR_AWS_ACCESS_KEY_ID": "AKIDSIMULATOR",
+    "SIMULATOR_AWS_SECRET_ACCESS_KEY": "simulator-secret",
+}
 
 
 def wait_until(check: object, timeout_s: float, what: str, interval_s: float = 0.1) -> None:
@@ -60,6 +67,9 @@ class Stack:
         self.sink = sink
         self.log_dir = Path(log_dir or Path(config_path).resolve().parent.parent / ".run" / "logs")
         self.env = {**os.environ, **(env or {})}
+        if simulator:
+            for name, value in SIMULATOR_ENV.items():
+                self.env.setdefault(name, value)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     @property
