@@ -4,7 +4,9 @@ Validation follows Anthropic's reference and answers in Anthropic's error shape:
 required (``x-api-key``, or ``Authorization: Bearer``, which the ``anthropic`` SDK sends from its
 2.0 major version on) -> 401 ``authentication_error``; an ``anthropic-version`` header is required
 -> 400; ``model``, ``messages`` and ``max_tokens`` are required and typed -> 400
-``invalid_request_error`` naming the field; under API version 2026-10-21 or later the removed
+``invalid_request_error`` naming the field (message roles are ``user``, ``assistant`` and, since
+Claude Opus 4.8, a mid-conversation ``system``; consecutive turns of one role are allowed, as
+the API merges them); under API version 2026-10-21 or later the removed
 sampling parameters (``temperature``, ``top_p``, ``top_k``) are a 400.
 
 The reply is the shared deterministic one (:mod:`simulator.replies`): with ``tools`` (and a
@@ -48,6 +50,7 @@ __all__ = ["MessagesRequest", "WireError", "parse_messages_request", "routes", "
 SAMPLING_REMOVED_IN = "2026-10-21"
 _SAMPLING = ("temperature", "top_p", "top_k")
 _TOOL_CHOICES = frozenset({"auto", "any", "tool", "none"})
+_ROLES = frozenset({"user", "assistant", "system"})  # "system": mid-conversation system messages (Opus 4.8 on)
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -132,8 +135,8 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(messages, list) or not messages:
         raise WireError("messages: Field required (a non-empty list)")
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise WireError(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        if not isinstance(message, dict) or message.get("role") not in _ROLES:
+            raise WireError(f"messages.{i}.role: Input should be 'user', 'assistant' or 'system'")
         content = message.get("content")
         if not isinstance(content, str | list):
             raise WireError(f"messages.{i}.content: Input should be a valid string or list of content blocks")

@@ -9,14 +9,16 @@ the same text in the ``anthropic`` SDK's ``messages.create`` docstrings), "Strea
 The translation, OpenAI -> Anthropic:
 
 - ``system`` and ``developer`` messages, wherever they are, -> the top-level ``system`` string
-  (joined by blank lines, in order): Anthropic has no system role in ``messages``.
+  (joined by blank lines, in order). Only Claude Opus 4.8 and later take ``role: "system"``
+  inside ``messages`` (other models answer 400), so a mid-conversation one is hoisted too.
 - content parts -> content blocks: ``text``; ``image_url`` with a ``data:`` URL -> an ``image``
   with a ``base64`` source, with an http(s) URL -> a ``url`` source; ``file`` with a PDF
   ``data:`` URL -> a ``document``. Other parts are refused (400) rather than dropped.
 - assistant ``tool_calls`` -> ``tool_use`` blocks (``input`` = the parsed arguments object);
   ``tool`` messages -> ``tool_result`` blocks in a user turn. Consecutive messages of one role are
   merged into one turn (the API would merge them too; sending them merged keeps tool results
-  together). A turn of one text block is sent as a plain string. ``name`` is dropped.
+  together). A turn of one text block is sent as a plain string; an empty message is left out
+  (the API refuses empty content). ``name`` is dropped.
 - ``tools`` -> ``{name, description, input_schema}``; ``tool_choice`` ``auto`` / ``required`` /
   ``none`` / named -> ``{"type": "auto" | "any" | "none" | "tool"}``; ``parallel_tool_calls:
   false`` -> ``disable_parallel_tool_use``.
@@ -73,7 +75,9 @@ _OTHER_PARAMS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
     ("stop", "stop_sequences", list),
     ("user", "metadata", lambda user: {"user_id": user}),
 )
-_PASSED_THROUGH = ("top_k", "thinking")  # Anthropic's own parameters, from the request's extra_json
+# Anthropic's own parameters, taken from the request's extra_json
+_PASSED_THROUGH = ("thinking",)
+_PASSED_THROUGH_SAMPLING = ("top_k",)
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 _DATA_URL = re.compile(r"data:(?P<media>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)", re.DOTALL)
 
@@ -185,6 +189,8 @@ def _messages(request: ChatRequest) -> tuple[list[str], list[dict[str, Any]]]:
             system.extend(str(p.get("text") or "") for p in _text_parts(message))
             continue
         role, blocks = _turn(message, i)
+        if not blocks:
+            continue  # the API refuses empty turns; an empty message says nothing
         if turns and turns[-1][0] == role:
             turns[-1][1].extend(blocks)
         else:
@@ -265,7 +271,9 @@ def _body(request: ChatRequest, upstream_model: str, version: str) -> dict[str, 
     system, messages = _messages(request)
     if isinstance(response_format, dict) and response_format.get("type") == "json_object":
         system.append(JSON_OBJECT_INSTRUCTION)
-    body: dict[str, Any] = {k: extra[k] for k in _PASSED_THROUGH if k in extra}
+    sampling = _sampling_allowed(version)
+    passed = _PASSED_THROUGH + (_PASSED_THROUGH_SAMPLING if sampling else ())
+    body: dict[str, Any] = {k: extra[k] for k in passed if k in extra}
     body["model"] = upstream_model
     body["max_tokens"] = request.max_tokens or DEFAULT_MAX_TOKENS
     if system:
@@ -276,13 +284,10 @@ def _body(request: ChatRequest, upstream_model: str, version: str) -> dict[str, 
         body["tools"] = plan.tools
     if plan.tools and plan.choice is not None:
         body["tool_choice"] = plan.choice
-    params = _OTHER_PARAMS + (_SAMPLING_PARAMS if _sampling_allowed(version) else ())
-    for ours, theirs, convert in params:
+    for ours, theirs, convert in _OTHER_PARAMS + (_SAMPLING_PARAMS if sampling else ()):
         value = getattr(request, ours)
         if value is not None and value != []:
             body[theirs] = convert(value)
-    if not _sampling_allowed(version):
-        body.pop("top_k", None)
     if request.stream:
         body["stream"] = True
     return body

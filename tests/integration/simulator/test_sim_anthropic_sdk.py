@@ -73,7 +73,7 @@ def test_tool_use_round_trip(claude: anthropic.Anthropic) -> None:
         tools=TOOLS,
         messages=[
             *ASK,
-            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},  # type: ignore[misc]
+            {"role": "assistant", "content": first.content},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "a whale"}]},
         ],
     )

@@ -39,7 +39,12 @@ def test_example_config_loads() -> None:
     assert config.providers["simulator"].api_key_env == "SIMULATOR_API_KEY"
     assert config.deployments["sim-gpt-4o"].cached_input_usd_per_mtok == 1.25
     assert config.deployments["sim-gpt-4o-mini"].cached_input_usd_per_mtok is None
-    assert config.models["smart-chat"].deployments == ("sim-gpt-4o",)
+    assert config.models["smart-chat"].deployments == (
+        "sim-gpt-4o",
+        "sim-claude-sonnet",
+        "sim-gemini-flash",
+        "sim-gpt-4o-mini",
+    )
     assert [k.id for k in config.keys] == ["demo", "team-b"]
     assert config.keys[0].key_sha256 == hash_key("sk-turnout-demo")
     assert config.keys[1].models == ("best-cheap-chat",)

@@ -31,7 +31,7 @@ def base(**extra: Any) -> dict[str, Any]:
         (base(max_tokens=-1), "max_tokens"),
         (base(max_tokens="ten"), "max_tokens"),
         (base(messages=[]), "messages"),
-        (base(messages=[{"role": "system", "content": "x"}]), "messages.0.role"),
+        (base(messages=[{"role": "tool", "content": "x"}]), "messages.0.role"),
         (base(messages=[{"role": "user", "content": 5}]), "messages.0.content"),
         (base(messages=[{"role": "user", "content": [{"text": "no type"}]}]), "messages.0.content.0.type"),
         (base(system=[{"type": "image"}]), "system"),
@@ -61,6 +61,13 @@ def test_sampling_parameters_are_refused_from_2026_10_21(name: str) -> None:
     with pytest.raises(WireError) as caught:
         parse(base(**{name: 0.5}), "2026-10-21")
     assert caught.value.message.startswith(f"{name}:")
+
+
+def test_mid_conversation_system_messages_are_prompt_text() -> None:
+    messages = [*USER, {"role": "system", "content": [{"type": "text", "text": "Now be formal."}]}]
+    chat = parse(base(messages=messages))
+    assert chat.reply.message_texts == ["tell me a joke", "Now be formal."]
+    assert chat.reply.last_user_text == "tell me a joke"
 
 
 def test_max_tokens_zero_is_allowed() -> None:

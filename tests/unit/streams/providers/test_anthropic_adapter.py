@@ -205,6 +205,14 @@ def test_assistant_text_and_tool_calls_and_empty_arguments() -> None:
     ]
 
 
+def test_empty_messages_are_left_out() -> None:
+    messages = [*USER, {"role": "assistant", "content": ""}, {"role": "user", "content": "still there?"}]
+    body = body_for({"messages": messages})
+    assert body["messages"] == [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "still there?"}]}
+    ]
+
+
 @pytest.mark.parametrize("arguments", ['{"q": ', "[1, 2]"])
 def test_tool_call_arguments_must_be_a_json_object(arguments: str) -> None:
     call = {"id": "t1", "type": "function", "function": {"name": "lookup", "arguments": arguments}}
@@ -284,7 +292,7 @@ def test_stop_reasons(stop_reason: str | None, finish: str) -> None:
 
 
 def test_thinking_and_server_blocks_are_left_out() -> None:
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "thinking", "thinking": "hmm", "signature": "sig"},
         {"type": "redacted_thinking", "data": "xyz"},
         {"type": "text", "text": "Four."},
