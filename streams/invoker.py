@@ -25,6 +25,7 @@ from schemas.events import (
     AttemptEvent,
     ChatResponse,
     ChunkEvent,
+    EmbeddingsRequest,
     EmbeddingsResponse,
     StageEvent,
     Usage,
@@ -251,11 +252,7 @@ class Invoker:
         try:
             async with asyncio.timeout(remaining_s):
                 if envelope.embeddings is not None:
-                    spec = target.adapter.build_embeddings_request(
-                        envelope.embeddings, target.upstream_model, target.endpoint
-                    )
-                    body = await self._send(target, spec)
-                    return target.adapter.parse_embeddings_response(body, target.upstream_model)
+                    return await self._embed(target, envelope.embeddings)
                 spec = target.adapter.build_request(envelope.request, target.upstream_model, target.endpoint)
                 if envelope.request.stream:
                     return await self._stream(run, target, spec, started)
@@ -263,6 +260,26 @@ class Invoker:
                 return target.adapter.parse_response(body, target.upstream_model)
         except TimeoutError:
             raise GatewayTimeout("The request's deadline passed before the provider answered.") from None
+
+    async def _embed(self, target: _Target, request: EmbeddingsRequest) -> EmbeddingsResponse:
+        """One call, or several in parallel when the provider takes fewer inputs per call."""
+        size = max(1, target.adapter.max_embedding_inputs)
+        groups = [request.inputs[i : i + size] for i in range(0, len(request.inputs), size)]
+
+        async def call(inputs: list[str]) -> EmbeddingsResponse:
+            part = replace(request, inputs=inputs)
+            spec = target.adapter.build_embeddings_request(part, target.upstream_model, target.endpoint)
+            return target.adapter.parse_embeddings_response(await self._send(target, spec), target.upstream_model)
+
+        parts = await asyncio.gather(*(call(g) for g in groups))
+        if len(parts) == 1:
+            return parts[0]
+        prompt = sum(p.usage.prompt_tokens for p in parts)
+        return EmbeddingsResponse(
+            vectors=[v for p in parts for v in p.vectors],
+            usage=Usage(prompt_tokens=prompt, total_tokens=sum(p.usage.total_tokens for p in parts) or prompt),
+            upstream_model=parts[0].upstream_model,
+        )
 
     def _attempt(self, target: _Target, started: int, error: TurnoutError | None, ttft_us: int | None) -> Attempt:
         return Attempt(

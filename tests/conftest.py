@@ -123,6 +123,13 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
                 "output_usd_per_mtok": 4.0,
             }
             data["models"][f"{kind}-chat"] = {"deployments": [f"sim-{kind}-chat"]}
+        for kind, model in (("gemini", "gemini-embedding-001"), ("bedrock", "amazon.titan-embed-text-v2:0")):
+            data["deployments"][f"sim-{kind}-embed"] = {
+                "provider": f"sim-{kind}",
+                "model": model,
+                "input_usd_per_mtok": 0.1,
+            }
+            data["models"][f"{kind}-embed"] = {"deployments": [f"sim-{kind}-embed"]}
         data["deployments"]["sim-broken"] = {"provider": "simulator", "model": "sim-broken-stream"}
         data["models"]["broken-chat"] = {"deployments": ["sim-broken"]}
         data["models"]["slow-chat"] = {"deployments": ["sim-slow"]}

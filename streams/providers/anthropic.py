@@ -296,6 +296,7 @@ def _body(request: ChatRequest, upstream_model: str, version: str) -> dict[str, 
 class AnthropicAdapter:
     kind = "anthropic"
     capabilities = frozenset({"chat", "stream", "tools", "json_mode"})
+    max_embedding_inputs = 0  # no embeddings API
 
     def build_request(self, request: ChatRequest, upstream_model: str, endpoint: ProviderEndpoint) -> HttpRequestSpec:
         version = endpoint.api_version or DEFAULT_API_VERSION

@@ -93,6 +93,7 @@ class StreamParser(Protocol):
 class ProviderAdapter(Protocol):
     kind: str
     capabilities: frozenset[str]
+    max_embedding_inputs: int  # inputs one embeddings call takes; the invoker splits larger requests
 
     def build_request(
         self, request: ChatRequest, upstream_model: str, endpoint: ProviderEndpoint

@@ -279,6 +279,7 @@ def _model_url(endpoint: ProviderEndpoint, model_id: str, operation: str) -> str
 class BedrockAdapter:
     kind = "bedrock"
     capabilities = frozenset({"chat", "stream", "tools", "json_mode", "embeddings"})
+    max_embedding_inputs = 1  # Titan embeds one input per call
 
     def build_request(self, request: ChatRequest, upstream_model: str, endpoint: ProviderEndpoint) -> HttpRequestSpec:
         try:

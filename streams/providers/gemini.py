@@ -261,6 +261,7 @@ def _generation_config(request: ChatRequest) -> dict[str, Any]:
 class GeminiAdapter:
     kind = "gemini"
     capabilities = frozenset({"chat", "stream", "tools", "json_mode", "embeddings"})
+    max_embedding_inputs = 100  # batchEmbedContents takes up to 100 requests
 
     def build_request(self, request: ChatRequest, upstream_model: str, endpoint: ProviderEndpoint) -> HttpRequestSpec:
         system, contents = contents_from_messages(request.messages, upstream_model)

@@ -120,6 +120,7 @@ def _tool_calls_from_openai(items: list[dict[str, Any]] | None) -> list[ToolCall
 class OpenAIAdapter:
     kind = "openai"
     capabilities = frozenset({"chat", "stream", "tools", "json_mode", "embeddings"})
+    max_embedding_inputs = 2048  # the embeddings reference's limit
 
     def build_request(self, request: ChatRequest, upstream_model: str, endpoint: ProviderEndpoint) -> HttpRequestSpec:
         body: dict[str, Any] = {}

@@ -126,20 +126,29 @@ def test_errors_in_anthropics_shape(claude: anthropic.Anthropic, gateway: tuple[
         wrong.messages.create(model="smart-chat", max_tokens=10, messages=[{"role": "user", "content": "x"}])
 
 
-def test_embeddings_through_the_openai_sdk(gateway: tuple[Stack, TurnoutConfig]) -> None:
+@pytest.mark.parametrize(
+    ("model", "deployment"),
+    [("embed-small", "sim-embed-small"), ("gemini-embed", "sim-gemini-embed"), ("bedrock-embed", "sim-bedrock-embed")],
+)
+def test_embeddings_through_the_openai_sdk(gateway: tuple[Stack, TurnoutConfig], model: str, deployment: str) -> None:
+    """Three inputs: one call to OpenAI or Gemini (batchEmbedContents), three in parallel to Titan."""
     stack, config = gateway
     client = openai.OpenAI(base_url=stack.base_url, api_key=DEMO_KEY, max_retries=0, timeout=30)
-    raw = client.embeddings.with_raw_response.create(model="embed-small", input=["alpha", "beta", "alpha"])
+    raw = client.embeddings.with_raw_response.create(model=model, input=["alpha", "beta", "alpha"])
     result = raw.parse()
     vectors = [d.embedding for d in result.data]
     assert len(vectors) == 3 and vectors[0] == vectors[2] and vectors[0] != vectors[1]
-    assert result.usage.prompt_tokens > 0 and result.model == "embed-small"
-    floats = client.embeddings.create(model="embed-small", input="alpha", encoding_format="float")
+    assert result.model == model
+    floats = client.embeddings.create(model=model, input="alpha", encoding_format="float")
     assert floats.data[0].embedding == pytest.approx(vectors[0], rel=1e-6)
     request_id = raw.headers["x-request-id"]
     sql = (
-        f"SELECT status, deployment, prompt_tokens > 0, cost_usd > 0 FROM {config.clickhouse.database}.requests "
+        f"SELECT status, deployment, prompt_tokens, cost_usd FROM {config.clickhouse.database}.requests "
         f"FINAL WHERE request_id = '{request_id}'"
     )
     wait_until(lambda: len(run_sql(config, sql).rows) == 1, 30, "embeddings row")
-    assert run_sql(config, sql).rows[0] == [200, "sim-embed-small", True, True]
+    status, used, prompt_tokens, cost = run_sql(config, sql).rows[0]
+    assert (status, used) == (200, deployment)
+    assert prompt_tokens == result.usage.prompt_tokens  # Gemini reports no tokens for embeddings: 0
+    price = config.deployments[deployment].input_usd_per_mtok
+    assert cost == pytest.approx(prompt_tokens * price / 1e6)
