@@ -41,7 +41,7 @@ test-fast: venv   ## unit and contract tests only (no services)
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy schemas ingress streams sinks turnout simulator
+	$(VENV)/bin/mypy schemas ingress streams sinks turnout simulator bench
 
 clean: down
 	rm -rf .run

@@ -1,0 +1,5 @@
+import sys
+
+from bench.command import main
+
+sys.exit(main())

@@ -1,0 +1,96 @@
+"""How much to measure: the quick smoke plan and the full reporting plan."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+__all__ = ["Plan", "full_plan", "quick_plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    mode: str
+    delays_ms: tuple[int, ...]
+    """Upstream delays of the sequential (latency) runs, streaming and not."""
+    sequential_rounds: int
+    stream_rounds: int
+    warmup_rounds: int
+    loop_delays_ms: tuple[int, ...]
+    """Upstream delays of the closed-loop runs."""
+    concurrency: tuple[int, ...]
+    loop_duration_s: float
+    """Measured seconds per closed- or open-loop cell, split evenly over ``loop_repeats``."""
+    loop_warmup_s: float
+    loop_repeats: int
+    """Each loop cell is measured in this many parts, the order of the systems reversed each time."""
+    open_delays_ms: tuple[int, ...]
+    open_rate: float
+    litellm_workers: tuple[int, ...]
+    turnout_workers: int
+    calibration_s: float
+    """Seconds per client in the load generator's calibration (raw against httpx, direct)."""
+    idle_s: float
+    """Seconds over which every process's CPU use at rest is measured."""
+    drain_s: float
+    """After a loop cell's window, how long its outstanding requests may take before they are cut."""
+    client: str = "raw"
+    partitions: int | None = None
+    """Partitions of Turnout's topics; ``None`` keeps config/turnout.yaml's."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, **changes: Any) -> Plan:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def quick_plan() -> Plan:
+    """A smoke run: every cell once, tiny counts, a few seconds per loop, one LiteLLM setting."""
+    return Plan(
+        mode="quick",
+        delays_ms=(0, 60),
+        sequential_rounds=10,
+        stream_rounds=6,
+        warmup_rounds=1,
+        loop_delays_ms=(60,),
+        concurrency=(50, 200),
+        loop_duration_s=1.5,
+        loop_warmup_s=0.3,
+        loop_repeats=1,
+        open_delays_ms=(60,),
+        open_rate=50.0,
+        litellm_workers=(1,),
+        turnout_workers=2,
+        calibration_s=0.5,
+        idle_s=1.5,
+        drain_s=1.0,
+    )
+
+
+def full_plan() -> Plan:
+    """The reporting run (about 12 minutes on 2 cores, estimated from the plan)."""
+    return Plan(
+        mode="full",
+        delays_ms=(0, 60),
+        sequential_rounds=150,
+        stream_rounds=100,
+        warmup_rounds=10,
+        loop_delays_ms=(0, 60),
+        concurrency=(50, 200),
+        loop_duration_s=8.0,
+        loop_warmup_s=1.5,
+        loop_repeats=2,
+        open_delays_ms=(60,),
+        open_rate=100.0,
+        litellm_workers=tuple(sorted({1, _cores()})),
+        turnout_workers=2,
+        calibration_s=3.0,
+        idle_s=10.0,
+        drain_s=10.0,
+    )
