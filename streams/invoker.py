@@ -158,9 +158,12 @@ class Invoker:
             target = self._target(name)
             if context_above is not None and (target.context_window or 0) <= context_above:
                 continue
-            if not await self._admitted(run, target):
+            admission = await self._admission(run, target)
+            if admission == "no":
                 continue
-            result, error = await self._try_deployment(run, target, model.retry)
+            # a half-open probe is one try: its answer decides the breaker, not a retry's
+            retry = model.retry if admission == "yes" else model.retry.model_copy(update={"max_tries": 1})
+            result, error = await self._try_deployment(run, target, retry)
             if error is None:
                 assert result is not None
                 return await self._succeeded(run, target, result)
@@ -186,18 +189,18 @@ class Invoker:
             return CircuitOpen(f"Every deployment of `{model}` is unavailable (circuit open): {summary}.")
         return AllDeploymentsFailed(f"Every deployment of `{model}` failed: {summary}.")
 
-    async def _admitted(self, run: _Run, target: _Target) -> bool:
-        """Whether the deployment's breaker lets this request through; a skip is recorded."""
+    async def _admission(self, run: _Run, target: _Target) -> str:
+        """``yes``, ``probe`` (this request is the half-open probe) or ``no`` (skipped, and recorded)."""
         if self._breakers is None:
-            return True
+            return "yes"
         now = self._clock()
         admission = self._breakers.admission(target.deployment, now)
         if admission == "yes" or (admission == "probe" and await self._breakers.take_probe(target.deployment)):
-            return True
+            return admission
         skipped = CircuitOpen(f"The circuit of {target.deployment} is open.")
         run.attempts.append(self._attempt(target, now, skipped, None))
         await self._record_attempt(run, run.attempts[-1])
-        return False
+        return "no"
 
     async def _try_deployment(
         self, run: _Run, target: _Target, policy: RetryConfig

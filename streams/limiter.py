@@ -20,21 +20,34 @@ __all__ = ["Admission", "Limiter"]
 
 log = logging.getLogger(__name__)
 
-# KEYS: the counters. ARGV: for each counter its limit, cost and ttl in ms, in KEYS order.
-# Returns {1} when admitted (every counter incremented), or {0, i} with i the first counter over.
+MARKER_TTL_MS = 15 * 60 * 1000  # longer than any request's deadline
+
+# KEYS[1]: this request's admission marker; KEYS[2..]: the counters. ARGV[1]: the marker's ttl in ms;
+# ARGV[2]: 1 to remember a refusal too (0 for a parked request, which asks again until admitted);
+# then for each counter its limit, cost and ttl in ms, in KEYS order. Returns {1, 0} when admitted
+# (every counter incremented), or {0, i} with i the first counter over (1-based among the counters).
+# The marker makes admission idempotent: a request replayed after a worker crash gets the answer it
+# got the first time and is not charged twice.
 _ADMIT = """
-for i, key in ipairs(KEYS) do
-  local base = (i - 1) * 3
-  local used = tonumber(redis.call('GET', key) or '0')
+local seen = redis.call('GET', KEYS[1])
+if seen then
+  local admitted, index = string.match(seen, '(%d):(%d+)')
+  return {tonumber(admitted), tonumber(index)}
+end
+for i = 2, #KEYS do
+  local base = 2 + (i - 2) * 3
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
   if used + tonumber(ARGV[base + 2]) > tonumber(ARGV[base + 1]) then
-    return {0, i}
+    if ARGV[2] == '1' then redis.call('SET', KEYS[1], '0:' .. (i - 1), 'PX', ARGV[1]) end
+    return {0, i - 1}
   end
 end
-for i, key in ipairs(KEYS) do
-  local base = (i - 1) * 3
-  redis.call('INCRBY', key, ARGV[base + 2])
-  redis.call('PEXPIRE', key, ARGV[base + 3])
+for i = 2, #KEYS do
+  local base = 2 + (i - 2) * 3
+  redis.call('INCRBY', KEYS[i], ARGV[base + 2])
+  redis.call('PEXPIRE', KEYS[i], ARGV[base + 3])
 end
+redis.call('SET', KEYS[1], '1:0', 'PX', ARGV[1])
 return {1, 0}
 """
 # KEYS: token counters; ARGV[1]: the correction. A counter whose window already ended is left alone.
@@ -66,14 +79,18 @@ class Limiter:
         self._script = redis.register_script(_ADMIT) if redis is not None and config.limits else None
         self._settle = redis.register_script(_SETTLE) if redis is not None and config.limits else None
 
-    async def admit(self, caller: Caller, request: ChatRequest, now_s: float | None = None) -> Admission:
+    async def admit(
+        self, caller: Caller, request: ChatRequest, request_id: str, now_s: float | None = None, parked: bool = False
+    ) -> Admission:
+        """Check and take, once per request and model: a replay gets the first answer again."""
         estimate = estimate_tokens(request)
         now_s = time.time() if now_s is None else now_s
         counters = counters_for(self._rules, caller, request.model, estimate, now_s, self._prefix)
         if not counters or self._script is None:
             return Admission(True, estimate)
-        keys = [c.key for c in counters]
-        args: list[int] = []
+        marker = f"{self._prefix}:admitted:{request_id}:{request.model}" + (":parked" if parked else "")
+        keys = [marker, *(c.key for c in counters)]
+        args: list[int] = [MARKER_TTL_MS, 0 if parked else 1]
         for c in counters:
             args += [c.limit, c.cost, int(c.window_s * 1000) + 1000]
         try:

@@ -118,7 +118,8 @@ class Pipeline:
         model = self._config.models.get(request.model)
         if self._limiter is None or model is None:
             return event
-        admission = await self._limiter.admit(event.envelope.caller, request)
+        envelope = event.envelope
+        admission = await self._limiter.admit(envelope.caller, request, envelope.request_id, parked=waited)
         if admission.admitted:
             action = "queue" if waited else "admit"
             return replace(
@@ -133,7 +134,7 @@ class Pipeline:
         assert over is not None
         if policy.action == "downgrade" and policy.downgrade_to and not waited:
             cheaper = replace(request, model=policy.downgrade_to)
-            again = await self._limiter.admit(event.envelope.caller, cheaper)
+            again = await self._limiter.admit(envelope.caller, cheaper, envelope.request_id)
             if again.admitted:
                 envelope = replace(event.envelope, request=cheaper)
                 return replace(

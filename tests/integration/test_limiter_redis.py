@@ -38,7 +38,7 @@ async def test_exactly_the_limit_is_admitted_under_concurrency() -> None:
     client = aioredis.from_url(REDIS)
     try:
         limiter = Limiter(config(), client, f"t{uuid.uuid4().hex[:8]}")
-        results = await asyncio.gather(*(limiter.admit(CALLER, chat()) for _ in range(100)))
+        results = await asyncio.gather(*(limiter.admit(CALLER, chat(), f"r{i}") for i in range(100)))
         assert sum(a.admitted for a in results) == 20
         refused = next(a for a in results if not a.admitted)
         assert refused.limited_by is not None and refused.limited_by.kind == "requests"
@@ -51,13 +51,29 @@ async def test_token_counters_settle_to_the_real_usage() -> None:
     client = aioredis.from_url(REDIS)
     try:
         limiter = Limiter(config(), client, f"t{uuid.uuid4().hex[:8]}")
-        admitted = await limiter.admit(CALLER, chat(max_tokens=4999))  # estimate 1 + 4999
+        admitted = await limiter.admit(CALLER, chat(max_tokens=4999), "r1")  # estimate 1 + 4999
         assert admitted.admitted and admitted.estimated_tokens == 5000
         (key,) = admitted.token_keys
         await limiter.settle(admitted.token_keys, admitted.estimated_tokens, 30)
         assert int(await client.get(key)) == 30
         # after settling, the room the estimate held is free again
-        assert (await limiter.admit(CALLER, chat(max_tokens=9969))).admitted
+        assert (await limiter.admit(CALLER, chat(max_tokens=9969), "r2")).admitted
+    finally:
+        await client.aclose()
+
+
+async def test_a_replayed_request_gets_its_first_answer_and_is_not_charged_again() -> None:
+    client = aioredis.from_url(REDIS)
+    try:
+        limiter = Limiter(config(), client, f"t{uuid.uuid4().hex[:8]}")
+        first = [await limiter.admit(CALLER, chat(), f"r{i}") for i in range(20)]
+        assert all(a.admitted for a in first)
+        replayed = await limiter.admit(CALLER, chat(), "r3")  # the window is full, but r3 was admitted
+        assert replayed.admitted
+        refused = await limiter.admit(CALLER, chat(), "r21")
+        assert not refused.admitted and not (await limiter.admit(CALLER, chat(), "r21")).admitted
+        # a parked request asks again each time and is charged only once admitted
+        assert not (await limiter.admit(CALLER, chat(), "r22", parked=True)).admitted
     finally:
         await client.aclose()
 

@@ -137,3 +137,22 @@ def test_the_harness_reads_cpu_at_the_window_edges(targets: Path, tmp_path: Path
     assert set(cell.cpu_s) == {"tests"}
     assert cell.cpu_s["tests"] >= 0
     assert cell.machine_busy is not None and 0 <= cell.machine_busy <= 1
+
+
+@pytest.mark.parametrize("client", ["raw", "httpx"])
+def test_open_loop_samples_every_measured_send(targets: Path, client: str) -> None:
+    args = ["--mode", "open", "--target", target_id("direct", 0, False), "--rate", "40", "--client", client]
+    result = result_of(loadgen(targets, *args, "--duration", "0.5", "--warmup", "0.1", "--samples"))
+    samples = result["samples"]
+    assert len(samples) == result["scheduled"] == 20
+    assert [row[0] for row in samples] == [pytest.approx(i / 40) for i in range(20)]
+    good = [row for row in samples if row[1] is not None]
+    assert len(good) == result["ok"] == 20
+    assert all(row[2] is None for row in good)
+    assert all(str(row[3]).startswith("req_") for row in good)  # the simulator's x-request-id
+    assert sorted(row[1] for row in good) == sorted(result["latency_ms"])
+
+
+def test_without_samples_the_result_has_none(targets: Path) -> None:
+    args = ["--mode", "open", "--target", target_id("direct", 0, False), "--rate", "40"]
+    assert "samples" not in result_of(loadgen(targets, *args, "--duration", "0.2", "--warmup", "0"))

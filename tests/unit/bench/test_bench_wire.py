@@ -46,13 +46,17 @@ def test_only_plain_http() -> None:
 @pytest.mark.parametrize(
     ("head", "expected"),
     [
-        (b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n", (200, 12, False, True)),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", (200, None, True, True)),
-        (b"HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 3\r\nConnection: close\r\n\r\n", (504, 3, False, False)),
-        (b"HTTP/1.0 200 OK\r\n\r\n", (200, None, False, False)),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\n\r\n", (200, 12, False, True, None)),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", (200, None, True, True, None)),
+        (
+            b"HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 3\r\nConnection: close\r\n\r\n",
+            (504, 3, False, False, None),
+        ),
+        (b"HTTP/1.0 200 OK\r\n\r\n", (200, None, False, False, None)),
+        (b"HTTP/1.1 503 Service Unavailable\r\nX-Request-Id: req-1 \r\n\r\n", (503, None, False, True, "req-1")),
     ],
 )
-def test_response_heads(head: bytes, expected: tuple[int, int | None, bool, bool]) -> None:
+def test_response_heads(head: bytes, expected: tuple[int, int | None, bool, bool, str | None]) -> None:
     assert _parse_head(head) == expected
 
 
@@ -94,6 +98,13 @@ def test_outcomes() -> None:
     good.feed(chunk("Hi") + b"data: [DONE]\n\n")
     outcome = _outcome(200, b"", good, 0.0, 1.0)
     assert outcome.ok and outcome.ttft_s is not None and outcome.latency_s == 1.0
+    assert outcome.request_id is None
+
+
+def test_outcomes_carry_the_request_id_good_or_not() -> None:
+    assert _outcome(200, b'{"choices": []}', None, 1.0, 1.5, "r1").request_id == "r1"
+    failed = _outcome(503, b"{}", None, 1.0, 1.5, "r2")
+    assert (failed.ok, failed.error, failed.request_id) == (False, "http_503", "r2")
 
 
 def test_clients_by_name() -> None:
@@ -139,3 +150,15 @@ def test_plans() -> None:
     assert full.with_overrides(open_rate=7.0, client=None).open_rate == 7.0
     assert full.with_overrides(client=None).client == "raw"
     assert quick.to_dict()["mode"] == "quick"
+    assert quick.fault_systems == ("turnout-fused",)
+    assert 3 * quick.fault_third_s <= 15
+    assert set(full.fault_systems) == {"turnout-fused", "turnout-split"}
+    assert full.fault_third_s >= quick.fault_third_s
+
+
+def test_extra_targets_join_the_catalogue(tmp_path: Path) -> None:
+    systems = [System("turnout-fused", "http://127.0.0.1:2/v1", "sk-turnout-demo")]
+    extra = {"turnout-fused@60ms/fault": {"url": "http://127.0.0.1:2/v1/chat/completions", "body": "{}"}}
+    catalogue = write_targets(tmp_path / "targets.json", systems, (60,), extra)
+    assert len(catalogue) == 3
+    assert load_targets(tmp_path / "targets.json")["turnout-fused@60ms/fault"].body == b"{}"
