@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,20 @@ class CellRun:
     """Share of the machine's CPU time that was busy inside the window (0..1)."""
 
 
-def run_loadgen(args: list[str], *, sampler: ProcessSampler, cwd: Path, log: Path, timeout_s: float) -> CellRun:
-    """Run ``python -m bench.loadgen ARGS``; returns its result and the CPU used in its window."""
+def run_loadgen(
+    args: list[str],
+    *,
+    sampler: ProcessSampler,
+    cwd: Path,
+    log: Path,
+    timeout_s: float,
+    on_event: Callable[[str], None] | None = None,
+) -> CellRun:
+    """Run ``python -m bench.loadgen ARGS``; returns its result and the CPU used in its window.
+
+    ``on_event`` is called with ``window_start`` and ``window_end`` as the load generator reports them
+    (after the CPU counters are read); it must not block (the fault scenario starts its timer there).
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as err:
         proc = subprocess.Popen(
@@ -64,6 +77,8 @@ def run_loadgen(args: list[str], *, sampler: ProcessSampler, cwd: Path, log: Pat
                 machine_end = machine_cpu_times()
             elif event == "result":
                 result = message
+            if on_event is not None and event in ("window_start", "window_end"):
+                on_event(event)
         code = proc.wait()
     finally:
         timer.cancel()

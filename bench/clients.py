@@ -3,7 +3,9 @@
 Both send a prepared request and return an :class:`Outcome`: status, total time, and for streams the
 time to the first *content* chunk (the first SSE event whose ``choices[0].delta.content`` is not
 empty; the role-only first chunk of OpenAI's format does not count). A stream is complete when it
-ends with ``data: [DONE]``; one that ends otherwise (an in-stream error event) is an error.
+ends with ``data: [DONE]``; one that ends otherwise (an in-stream error event) is an error. The
+reply's ``x-request-id`` header, when there is one, comes with the outcome (the fault scenario looks
+each request up in Turnout's ClickHouse by it).
 
 ``RawClient`` keeps one pool of keep-alive connections per host and prebuilds each request's bytes,
 so a request costs a write, a header parse and a body read. ``HttpxClient`` is the reference; the
@@ -74,6 +76,8 @@ class Outcome:
     latency_s: float
     ttft_s: float | None = None
     error: str | None = None
+    request_id: str | None = None
+    """The reply's ``x-request-id`` header (Turnout sends one with every reply, errors included)."""
 
 
 class StreamWatcher:
@@ -180,7 +184,7 @@ class RawClient:
                 if reused and (not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial):
                     raise _StaleConnection from exc
                 raise
-            status, length, chunked, keep_alive = _parse_head(head)
+            status, length, chunked, keep_alive, request_id = _parse_head(head)
             watcher = StreamWatcher() if request.stream else None
             body = await _read_body(conn.reader, length, chunked, keep_alive, watcher)
         except BaseException:
@@ -191,7 +195,7 @@ class RawClient:
             pool.append(conn)
         else:
             conn.close()
-        return _outcome(status, body, watcher, started, finished)
+        return _outcome(status, body, watcher, started, finished, request_id)
 
     async def close(self) -> None:
         for pool in self._idle.values():
@@ -200,8 +204,8 @@ class RawClient:
         self._idle.clear()
 
 
-def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
-    """``(status, content length, chunked, keep-alive)`` of a response head."""
+def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool, str | None]:
+    """``(status, content length, chunked, keep-alive, x-request-id)`` of a response head."""
     lines = head.split(b"\r\n")
     status_line = lines[0].split(b" ", 2)
     if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/1."):
@@ -210,6 +214,7 @@ def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
     keep_alive = status_line[0] == b"HTTP/1.1"
     length: int | None = None
     chunked = False
+    request_id: str | None = None
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         name = name.strip().lower()
@@ -219,7 +224,9 @@ def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
             chunked = b"chunked" in value.lower()
         elif name == b"connection":
             keep_alive = value.strip().lower() != b"close"
-    return status, length, chunked, keep_alive
+        elif name == b"x-request-id":
+            request_id = value.strip().decode("latin-1")
+    return status, length, chunked, keep_alive, request_id
 
 
 async def _read_body(
@@ -250,20 +257,28 @@ async def _read_body(
     return data
 
 
-def _outcome(status: int, body: bytes, watcher: StreamWatcher | None, started: float, finished: float) -> Outcome:
+def _outcome(
+    status: int,
+    body: bytes,
+    watcher: StreamWatcher | None,
+    started: float,
+    finished: float,
+    request_id: str | None = None,
+) -> Outcome:
     latency = finished - started
     if status != 200:
-        return Outcome(False, status, latency, error=f"http_{status}")
+        return Outcome(False, status, latency, error=f"http_{status}", request_id=request_id)
     if watcher is None:
         if b'"choices"' not in body:
-            return Outcome(False, status, latency, error="bad_body")
-        return Outcome(True, status, latency)
+            return Outcome(False, status, latency, error="bad_body", request_id=request_id)
+        return Outcome(True, status, latency, request_id=request_id)
     ttft = None if watcher.first_content_at is None else watcher.first_content_at - started
     if watcher.errored or not watcher.done:
-        return Outcome(False, status, latency, ttft, error="stream_error" if watcher.errored else "stream_cut")
+        error = "stream_error" if watcher.errored else "stream_cut"
+        return Outcome(False, status, latency, ttft, error=error, request_id=request_id)
     if ttft is None:
-        return Outcome(False, status, latency, error="no_content")
-    return Outcome(True, status, latency, ttft)
+        return Outcome(False, status, latency, error="no_content", request_id=request_id)
+    return Outcome(True, status, latency, ttft, request_id=request_id)
 
 
 class HttpxClient:
@@ -286,12 +301,14 @@ class HttpxClient:
         try:
             if not request.stream:
                 response = await self._client.post(request.url, content=request.body, headers=headers)
-                return _outcome(response.status_code, response.content, None, started, time.perf_counter())
+                request_id = response.headers.get("x-request-id")
+                return _outcome(response.status_code, response.content, None, started, time.perf_counter(), request_id)
             watcher = StreamWatcher()
             async with self._client.stream("POST", request.url, content=request.body, headers=headers) as response:
                 async for data in response.aiter_raw():
                     watcher.feed(data)
-            return _outcome(response.status_code, b"", watcher, started, time.perf_counter())
+            request_id = response.headers.get("x-request-id")
+            return _outcome(response.status_code, b"", watcher, started, time.perf_counter(), request_id)
         except self._httpx.TimeoutException:
             return Outcome(False, 0, time.perf_counter() - started, error="timeout")
         except self._httpx.HTTPError as exc:

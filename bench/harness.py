@@ -13,6 +13,9 @@ own cells. Turnout's sinks stay up (they hold a Kafka group whose session would 
 LiteLLM (idle, it uses next to no CPU; frozen, uvicorn's supervisor would kill its workers on thaw).
 What the idle systems use anyway is reported with each cell (``other_systems_s``), and what each
 process uses at rest is measured once (``idle``).
+
+The fault scenario comes last (``bench/fault.py``): on each Turnout stack of the plan, an open loop
+on a model whose primary deployment answers 503 during the middle third of the run.
 """
 
 from __future__ import annotations
@@ -37,6 +40,22 @@ import yaml
 
 from bench.cells import CellRun, LoadgenError, merge_loop_runs, run_loadgen
 from bench.environment import machine_info, versions
+from bench.fault import (
+    PRIMARY,
+    FaultInjector,
+    Routing,
+    Sample,
+    Transition,
+    breaker_sql,
+    fault_model,
+    fault_summary,
+    fault_target,
+    fault_target_id,
+    parse_routing,
+    parse_transitions,
+    routing_sql,
+    scenario,
+)
 from bench.litellm_env import LiteLLMEnv
 from bench.plan import Plan, full_plan, quick_plan
 from bench.procstat import ProcessSampler
@@ -55,6 +74,7 @@ from bench.systems import (
     start_litellm,
     start_simulator,
     start_turnout,
+    wait_for_group,
 )
 from bench.workload import BODY_BYTES, System, chat_body, target_id, write_targets
 
@@ -70,7 +90,12 @@ METHOD = {
     "cpu": "utime+stime from /proc/<pid>/stat, read at the load generator's window edges",
     "memory": "VmHWM (peak RSS) from /proc/<pid>/status; group sums sampled every 0.25 s",
     "turnout_config": "config/turnout.yaml with its own topic prefix, ports, chDB path, layout, "
-    "kafka.session_timeout_ms 120000 (so frozen workers keep their group), bench-<ms>ms models",
+    "kafka.session_timeout_ms 120000 (so frozen workers keep their group), bench-<ms>ms models; with the "
+    "fault scenario also its model (primary, backup) and breakers failure_threshold 3, open_s 2",
+    "fault": "open loop at a fixed rate in three equal thirds on a model with a primary and a backup "
+    "deployment (simulator models of the same delay); the primary answers 503 during the middle third "
+    "(simulator fault rule); per third: requests, success rate, latency of the good ones from the "
+    "scheduled send time, and from ClickHouse (by x-request-id) the deployment that answered",
 }
 SERVICES = {"kafka_s": "kafka", "redis_s": "redis", "simulator_s": "simulator"}
 READY_TIMEOUT_S = 180.0
@@ -163,6 +188,7 @@ class BenchRun:
         self.failures: list[str] = []
         self.cell_index = 0
         self.targets_file = Path()
+        self.simulator_url = ""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -212,7 +238,8 @@ class BenchRun:
         log(f"run {self.run_id}: starting the simulator, Turnout (split, fused), LiteLLM {self.plan.litellm_workers}")
         simulator = start_simulator(self.log_dir)
         self.running.append(simulator)
-        sim_url = simulator.system.base_url.removesuffix("/v1")
+        sim_url = self.simulator_url = simulator.system.base_url.removesuffix("/v1")
+        fault_delay = self.plan.fault_delay_ms if self.plan.fault_systems else None
         for layout in ("split", "fused"):
             self.running.append(
                 start_turnout(
@@ -225,6 +252,7 @@ class BenchRun:
                     workers=self.plan.turnout_workers,
                     run_id=self.run_id,
                     partitions=self.plan.partitions,
+                    fault_delay_ms=fault_delay,
                 )
             )
         for workers in self.plan.litellm_workers:
@@ -241,6 +269,14 @@ class BenchRun:
         started = time.monotonic()
         for r in self.running:
             r.wait_ready(READY_TIMEOUT_S)
+        for r in self.running:
+            if "consumer_group" in r.info:  # every worker in the group before the first request
+                problem = wait_for_group(
+                    self.bootstrap, str(r.info["consumer_group"]), int(r.info["workers"]), READY_TIMEOUT_S
+                )
+                if problem:
+                    self.failures.append(f"{r.system.name}: {problem}")
+                    log(f"{r.system.name}: {problem}")
         for r in self.running:
             self._warm_up(r.system)
         log(f"all systems ready and warmed up in {time.monotonic() - started:.1f} s")
@@ -357,7 +393,9 @@ class BenchRun:
     def systems(self) -> list[str]:
         return [r.system.name for r in self.running]
 
-    def _loadgen(self, args: list[str], timeout_s: float) -> CellRun | None:
+    def _loadgen(
+        self, args: list[str], timeout_s: float, on_event: Callable[[str], None] | None = None
+    ) -> CellRun | None:
         try:
             return run_loadgen(
                 ["--targets", str(self.targets_file), "--client", self.plan.client, *args],
@@ -365,6 +403,7 @@ class BenchRun:
                 cwd=self.root,
                 log=self.log_dir / "loadgen.log",
                 timeout_s=timeout_s,
+                on_event=on_event,
             )
         except LoadgenError as exc:
             self.failures.append(str(exc))
@@ -373,7 +412,12 @@ class BenchRun:
 
     def _measure(self, tmp: Path, document: dict[str, Any]) -> None:
         self.targets_file = tmp / "targets.json"
-        write_targets(self.targets_file, [r.system for r in self.running], self._all_delays())
+        fault_targets = dict(
+            fault_target(r.system.name, r.system.base_url, r.system.api_key, self.plan.fault_delay_ms)
+            for r in self.running
+            if r.system.name in self.plan.fault_systems
+        )
+        write_targets(self.targets_file, [r.system for r in self.running], self._all_delays(), fault_targets)
         document["client_calibration"] = self._calibrate()
         document["sequential"], document["streaming"] = {}, {}
         for stream in (False, True):
@@ -388,6 +432,8 @@ class BenchRun:
             rate = self.plan.open_rate
             cell = self._loop_cell("open", delay, ["--rate", str(rate)], f"r{rate:g}")
             document["open_loop"].setdefault(f"{delay}ms", {})[f"r{rate:g}"] = cell
+        if self.plan.fault_systems:
+            document["fault"] = self._fault()
 
     def _calibrate(self) -> dict[str, Any]:
         """The load generator's own cost: raw client against httpx, 50 clients, direct at 0 ms."""
@@ -498,6 +544,124 @@ class BenchRun:
                 f"p50 {e['latency_ms']['p50']} ms, p99 {e['latency_ms']['p99']} ms"
             )
         return cell
+
+    # ------------------------------------------------------------------ the fault scenario
+
+    def _fault(self) -> dict[str, Any]:
+        """Per Turnout stack of the plan: an open loop in thirds, the primary failing in the middle one."""
+        plan = self.plan
+        delay, third_s = plan.fault_delay_ms, plan.fault_third_s
+        section: dict[str, Any] = {"scenario": scenario(delay, plan.fault_rate, third_s), "systems": {}}
+        for name in plan.fault_systems:
+            running = next((r for r in self.running if r.system.name == name), None)
+            if running is None or "config_path" not in running.info:
+                self.failures.append(f"fault scenario: {name} is not a running Turnout stack")
+                continue
+            self._focus(name, delay)
+            try:
+                self._warm_up_fault_model(running.system)
+            except (TimeoutError, httpx.HTTPError) as exc:
+                self.failures.append(f"fault scenario, {name}: {exc}")
+                log(f"FAILED: fault scenario, {name}: {exc}")
+                continue
+            injector = FaultInjector(self.simulator_url, delay, third_s)
+            args = [
+                "--mode",
+                "open",
+                "--target",
+                fault_target_id(name, delay),
+                "--rate",
+                str(plan.fault_rate),
+                "--duration",
+                str(3 * third_s),
+                "--warmup",
+                str(plan.loop_warmup_s),
+                "--drain",
+                str(plan.drain_s),
+                "--samples",
+            ]
+            log(f"fault scenario on {name}: 3 x {third_s:g} s at {plan.fault_rate:g}/s, primary down in the middle")
+            try:
+                run = self._loadgen(
+                    args, timeout_s=3 * third_s + plan.loop_warmup_s + plan.drain_s + 60, on_event=injector.on_event
+                )
+            finally:
+                injector.finish()
+            self.failures.extend(f"fault scenario, {name}: {e}" for e in injector.errors)
+            if run is None:
+                continue
+            samples = [Sample.from_row(row) for row in run.result["samples"]]
+            routing, transitions = self._fault_records(name, running.info["config_path"], samples, injector)
+            entry = fault_summary(
+                samples,
+                routing,
+                third_s=third_s,
+                fault_on_s=injector.fault_on_s,
+                fault_off_s=injector.fault_off_s,
+                transitions=transitions,
+            )
+            entry["open_loop"] = {
+                k: run.result.get(k)
+                for k in ("rate", "window_s", "scheduled", "sent", "late_sends", "missed_sends", "in_flight_at_end")
+            }
+            entry["open_loop"]["cut_after_window"] = run.result.get("cut_after_window")
+            section["systems"][name] = entry
+            shown = [
+                (t["phase"], t["success_rate"], t["latency_ms"]["p50"], t["latency_ms"]["p99"], t["fallback_share"])
+                for t in entry["thirds"]
+            ]
+            log(f"fault {name}: (phase, success, p50, p99, fallback share) {shown}")
+        return section
+
+    def _warm_up_fault_model(self, system: System) -> None:
+        body = chat_body(fault_model(self.plan.fault_delay_ms), False)
+        url = f"{system.base_url}/chat/completions"
+        headers = {"Authorization": f"Bearer {system.api_key}"}
+        with httpx.Client(timeout=10) as client:
+
+            def answered() -> bool:
+                response = client.post(url, json=body, headers=headers)
+                return response.status_code == 200 and b'"choices"' in response.content
+
+            _poll(answered, READY_TIMEOUT_S, f"{system.name} answering {body['model']}")
+            for _ in range(REWARM_REQUESTS):
+                client.post(url, json=body, headers=headers)
+
+    def _fault_records(
+        self, name: str, config_path: str, samples: list[Sample], injector: FaultInjector
+    ) -> tuple[dict[str, Routing], list[Transition]]:
+        """Each sample's routing from the stack's ClickHouse (waiting for the sink), and the breaker's moves."""
+        from schemas.config import load_config
+        from turnout.analytics import run_sql
+
+        config = load_config(Path(config_path))
+        database = config.clickhouse.database
+        wanted = {s.request_id for s in samples if s.request_id is not None}
+        routing: dict[str, Routing] = {}
+        sql = routing_sql(database, fault_model(self.plan.fault_delay_ms))
+        deadline = time.monotonic() + FAULT_LOG_WAIT_S
+        try:
+            while True:
+                routing = parse_routing(run_sql(config, sql).rows)
+                missing = len(wanted - routing.keys())
+                if not missing or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
+            if missing:
+                self.failures.append(
+                    f"fault scenario, {name}: {missing} of {len(wanted)} requests not in ClickHouse "
+                    f"after {FAULT_LOG_WAIT_S:.0f} s"
+                )
+            rows = run_sql(config, breaker_sql(database, PRIMARY)).rows
+        except Exception as exc:  # the load generator's figures stand without ClickHouse's
+            self.failures.append(f"fault scenario, {name}: ClickHouse query failed: {exc}")
+            return routing, []
+        start = injector.window_start_wall_s
+        return routing, [] if start is None else parse_transitions(rows, start)
+
+
+FAULT_LOG_WAIT_S = 30.0
+"""How long the fault scenario waits for its requests to reach ClickHouse (the sink batches)."""
 
 
 def _poll(check: Callable[[], bool], timeout_s: float, what: str) -> None:

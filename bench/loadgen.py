@@ -14,7 +14,11 @@ it). Modes:
 - ``open``: requests started at a fixed ``--rate`` whatever the replies do; latency is counted from
   the *scheduled* send time (no coordinated omission); sends that could not start on time are
   reported (``late_sends``, ``send_lag_ms``), and sends dropped because ``--max-in-flight``
-  requests were outstanding are ``missed_sends``.
+  requests were outstanding are ``missed_sends``. With ``--samples`` the result also lists every
+  measured send as ``[offset_s, latency_ms, error, request_id]``: its scheduled time from the
+  window's start, its latency from that time (``None`` when it failed), the error kind
+  (``missed_send``, ``cut`` for one cancelled after the drain time, or the client's kind) and the
+  reply's ``x-request-id`` (the fault scenario splits these by third).
 
 stdout carries one JSON object per line: ``{"event": "ready"}``, ``{"event": "window_start"}`` and
 ``{"event": "window_end"}`` at the edges of the measured window (the harness reads the gateways'
@@ -230,23 +234,33 @@ async def run_open(
     warmup_s: float,
     max_in_flight: int,
     drain_s: float,
+    samples: bool = False,
 ) -> dict[str, Any]:
-    """Sends at ``rate`` per second: ``warmup_s * rate`` sends, then ``duration_s * rate`` measured ones."""
+    """Sends at ``rate`` per second: ``warmup_s * rate`` sends, then ``duration_s * rate`` measured ones.
+
+    With ``samples``, the result's ``samples`` holds one ``[offset_s, latency_ms, error, request_id]``
+    per measured send, in schedule order.
+    """
     tally = Tally()
     service = Tally()
     window = Window()
     interval = 1.0 / rate
     lags_ms: list[float] = []
+    rows: list[list[Any]] = []
     late = missed = 0
     in_flight: set[asyncio.Task[None]] = set()
     loop = asyncio.get_running_loop()
 
-    async def one(scheduled: float, measured: bool) -> None:
+    async def one(scheduled: float, measured: bool, row: list[Any] | None) -> None:
         sent = loop.time()
         outcome = await client.send(request)
         if measured:
-            tally.add(outcome, latency_s=outcome.latency_s + (sent - scheduled))
+            latency_s = outcome.latency_s + (sent - scheduled)
+            tally.add(outcome, latency_s=latency_s)
             service.add(outcome)
+            if row is not None:
+                failed = None if outcome.ok else outcome.error or "error"
+                row[1:] = [None if failed else _ms(latency_s), failed, outcome.request_id]
 
     warmup_sends = round(warmup_s * rate)
     measured_sends = max(1, round(duration_s * rate))
@@ -265,10 +279,17 @@ async def run_open(
         if measured:
             lags_ms.append(_ms(lag))
             late += lag > interval
+        row: list[Any] | None = None
+        if measured and samples:
+            # a send cancelled after the drain time keeps "cut"; a missed one is marked below
+            row = [round((i - warmup_sends) * interval, 6), None, "cut", None]
+            rows.append(row)
         if len(in_flight) >= max_in_flight:
             missed += measured
+            if row is not None:
+                row[2] = "missed_send"
             continue
-        task = asyncio.create_task(one(scheduled, measured))
+        task = asyncio.create_task(one(scheduled, measured, row))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
     await asyncio.sleep(max(0.0, window_end - loop.time()))
@@ -276,6 +297,7 @@ async def run_open(
     in_flight_at_end = len(in_flight)
     cut = await _drain(list(in_flight), drain_s)
     scheduled_in_window = len(lags_ms)
+    extra: dict[str, Any] = {"samples": rows} if samples else {}
     return {
         "rate": rate,
         "in_flight_at_end": in_flight_at_end,
@@ -290,6 +312,7 @@ async def run_open(
         "throughput_rps": round(tally.ok / window.wall_s, 2) if window.wall_s else 0.0,
         **tally.to_dict(),
         "service_ms": service.latency_ms,
+        **extra,
     }
 
 
@@ -320,6 +343,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-in-flight", type=int, default=2000)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--drain", type=float, default=DRAIN_S, help="seconds outstanding requests get after a window")
+    p.add_argument("--samples", action="store_true", help="open loop: list every measured send in the result")
     return p
 
 
@@ -352,7 +376,16 @@ def main(argv: list[str] | None = None) -> int:
         elif args.mode == "closed":
             work = run_closed(client, targets[0], args.concurrency, args.duration, args.warmup, args.drain)
         else:
-            work = run_open(client, targets[0], args.rate, args.duration, args.warmup, args.max_in_flight, args.drain)
+            work = run_open(
+                client,
+                targets[0],
+                args.rate,
+                args.duration,
+                args.warmup,
+                args.max_in_flight,
+                args.drain,
+                args.samples,
+            )
         try:
             return await work
         finally:

@@ -38,6 +38,14 @@ class Plan:
     client: str = "raw"
     partitions: int | None = None
     """Partitions of Turnout's topics; ``None`` keeps config/turnout.yaml's."""
+    fault_systems: tuple[str, ...] = ()
+    """Systems that run the fault scenario (bench/fault.py); empty: none."""
+    fault_delay_ms: int = 60
+    """Upstream delay of the fault scenario's primary and backup."""
+    fault_rate: float = 50.0
+    """Requests per second of the fault scenario's open loop."""
+    fault_third_s: float = 4.0
+    """Seconds per third of the fault scenario (the primary fails during the second)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,11 +78,14 @@ def quick_plan() -> Plan:
         calibration_s=0.5,
         idle_s=1.5,
         drain_s=1.0,
+        fault_systems=("turnout-fused",),
+        fault_rate=50.0,
+        fault_third_s=4.0,
     )
 
 
 def full_plan() -> Plan:
-    """The reporting run (about 12 minutes on 2 cores, estimated from the plan)."""
+    """The reporting run (about 13 minutes on 2 cores, estimated from the plan)."""
     return Plan(
         mode="full",
         delays_ms=(0, 60),
@@ -93,4 +104,7 @@ def full_plan() -> Plan:
         calibration_s=3.0,
         idle_s=10.0,
         drain_s=10.0,
+        fault_systems=("turnout-fused", "turnout-split"),
+        fault_rate=50.0,
+        fault_third_s=10.0,
     )

@@ -139,6 +139,64 @@ def _loops(doc: Mapping[str, Any], section: str, title: str) -> str:
     return format_table(headers, rows, title)
 
 
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _fault(doc: Mapping[str, Any]) -> str:
+    section = doc.get("fault") or {}
+    systems = section.get("systems") or {}
+    if not systems:
+        return ""
+    sc = section.get("scenario", {})
+    rows = []
+    notes = []
+    for system, e in systems.items():
+        for t in e["thirds"]:
+            share = t["fallback_share"]
+            rows.append(
+                [
+                    system,
+                    f"{t['third']} {t['phase']}",
+                    t["requests"],
+                    _percent(t["success_rate"]),
+                    t["errors"],
+                    t["latency_ms"]["p50"],
+                    t["latency_ms"]["p99"],
+                    f"{t['to_backup']} ({_percent(share)})" if share is not None else "-",
+                    f"{t['primary_calls']}/{t['primary_failed']}",
+                    t["primary_skipped"],
+                    f"{t['logged']}/{t['requests']}",
+                ]
+            )
+        moves = " ".join(f"{m['state']}@{m['at_s']:.2f}" for m in e.get("breaker", [])) or "no transitions"
+        notes.append(
+            f"  {system}: fault on {_fmt(e['fault_on_s'], 2)} s to {_fmt(e['fault_off_s'], 2)} s; "
+            f"primary's breaker (s from the window's start): {moves}; opened {_fmt(e['breaker_opened_after_s'], 2)} s "
+            f"after the fault began, last closed {_fmt(e['breaker_closed_after_s'], 2)} s after it ended"
+        )
+    headers = [
+        "system",
+        "third",
+        "requests",
+        "success",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+        "to backup",
+        "primary calls/failed",
+        "breaker skips",
+        "logged",
+    ]
+    title = (
+        f"Fault scenario: {sc.get('model')} (primary, then backup), the primary answers "
+        f"{_get(sc, 'fault', 'knobs', 'error_status')} in the middle third (open loop {_fmt(sc.get('rate'), 0)}/s, "
+        f"3 x {_fmt(sc.get('third_s'), 1)} s; latency of the good requests from the scheduled send time; "
+        "to backup: share of the good requests found in ClickHouse)"
+    )
+    return format_table(headers, rows, title) + "\n" + "\n".join(notes)
+
+
 KEY_FIGURES = (
     "sequential.0ms.added_p50_ms",
     "sequential.0ms.added_p99_ms",
@@ -222,6 +280,7 @@ def render(doc: Mapping[str, Any]) -> str:
             doc, "closed_loop", "Closed loop (non-streaming; CPU ms/req: the gateway's own processes; busy: machine)"
         ),
         _loops(doc, "open_loop", "Open loop at a fixed rate (latency from the scheduled send time)"),
+        _fault(doc),
         _ratios(doc),
         _resources(doc),
         _targets(doc),

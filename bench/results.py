@@ -128,7 +128,7 @@ def loop_summary(
 
 
 def figures_of(document: Mapping[str, Any]) -> dict[str, dict[str, float | int | None]]:
-    """Flat figures per system from the document's sections (sequential, streaming, loops, memory)."""
+    """Flat figures per system from the document's sections (sequential, streaming, loops, fault, memory)."""
     figures: dict[str, dict[str, float | int | None]] = {}
 
     def put(system: str, key: str, value: float | int | None) -> None:
@@ -165,6 +165,15 @@ def figures_of(document: Mapping[str, Any]) -> dict[str, dict[str, float | int |
                     if "missed_sends" in e:
                         put(system, f"{key}.missed_sends", e["missed_sends"])
                         put(system, f"{key}.late_sends", e["late_sends"])
+    for system, e in document.get("fault", {}).get("systems", {}).items():
+        for third in e["thirds"]:
+            key = f"fault.{third['phase']}"
+            put(system, f"{key}.success_rate", third["success_rate"])
+            put(system, f"{key}.latency_p50_ms", third["latency_ms"]["p50"])
+            put(system, f"{key}.latency_p99_ms", third["latency_ms"]["p99"])
+            put(system, f"{key}.fallback_share", third["fallback_share"])
+        put(system, "fault.breaker_opened_after_s", e["breaker_opened_after_s"])
+        put(system, "fault.breaker_closed_after_s", e["breaker_closed_after_s"])
     for system, memory in document.get("memory", {}).items():
         put(system, "memory.peak_rss_mb", memory["peak_rss_mb"])
         put(system, "memory.peak_rss_sum_mb", memory["peak_rss_sum_mb"])
@@ -193,13 +202,16 @@ def higher_is_better(figure: str) -> bool:
 def ratios(
     figures: Mapping[str, Mapping[str, float | int | None]], turnout: Iterable[str], litellm: Iterable[str]
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """For each Turnout system and figure: its value over each LiteLLM setting's, the best one's, direct's."""
+    """For each Turnout system and figure: its value over each LiteLLM setting's, the best one's, direct's.
+
+    The fault scenario's figures (``fault.*``) get none: only Turnout runs it.
+    """
     litellm = list(litellm)
     direct = figures.get("direct", {})
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for system in turnout:
         for key, value in figures.get(system, {}).items():
-            if not key.endswith(RATIO_SUFFIXES):
+            if not key.endswith(RATIO_SUFFIXES) or key.startswith("fault."):
                 continue
             theirs = {name: figures.get(name, {}).get(key) for name in litellm}
             present = [v for v in theirs.values() if v is not None]

@@ -3,7 +3,8 @@
 Each :class:`Running` system knows its base URL, its processes (named, for the CPU and memory
 figures) and how to stop. Turnout runs through :class:`turnout.stack.Stack` with a config generated
 from ``config/turnout.yaml``: a topic prefix of its own, free ports, chDB and Faust data under the
-run's temporary folder, the layout, and one deployment per upstream delay.
+run's temporary folder, the layout, one deployment per upstream delay, and the fault scenario's
+model (``bench/fault.py``: a primary and a backup deployment, short breakers).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import httpx
 import yaml
 
+from bench.fault import add_fault_model
 from bench.litellm_env import MASTER_KEY, LiteLLMEnv, LiteLLMRoute, write_config
 from bench.workload import System, gateway_model, upstream_model
 
@@ -39,6 +41,7 @@ __all__ = [
     "start_turnout",
     "turnout_config_data",
     "wait_for",
+    "wait_for_group",
 ]
 
 TURNOUT_KEY = "sk-turnout-demo"
@@ -166,12 +169,14 @@ def turnout_config_data(
     bootstrap: str | None = None,
     redis_url: str | None = None,
     partitions: int | None = None,
+    fault_delay_ms: int | None = None,
 ) -> dict[str, Any]:
     """``config/turnout.yaml`` (as ``base``) adapted to one benchmark stack; ``base`` is not changed.
 
-    Besides names, ports and paths, one setting differs: ``kafka.session_timeout_ms`` is
-    :data:`SESSION_TIMEOUT_MS`, so that workers frozen while another system is measured keep their
-    group membership (the hot path does not depend on it).
+    Besides names, ports and paths, ``kafka.session_timeout_ms`` is :data:`SESSION_TIMEOUT_MS`, so
+    that workers frozen while another system is measured keep their group membership (the hot path
+    does not depend on it). With ``fault_delay_ms``, the fault scenario's model is added and the
+    breakers are short (``bench.fault.BREAKERS``; no other cell has failures that would trip them).
     """
     data = yaml.safe_load(yaml.safe_dump(base))
     data["gateway"].update(port=gateway_port, request_timeout_s=30)
@@ -190,6 +195,8 @@ def turnout_config_data(
         deployment = f"bench-sim-{delay}ms"
         data["deployments"][deployment] = {"provider": "simulator", "model": upstream_model(delay)}
         data["models"][gateway_model(delay)] = {"deployments": [deployment]}
+    if fault_delay_ms is not None:
+        add_fault_model(data, fault_delay_ms)
     return data
 
 
@@ -204,6 +211,7 @@ def start_turnout(
     workers: int,
     run_id: str,
     partitions: int | None = None,
+    fault_delay_ms: int | None = None,
 ) -> Running:
     """Start a Turnout stack (sink, ``workers`` workers, gateway) without waiting (``wait_ready`` does)."""
     from schemas.config import load_config
@@ -224,6 +232,7 @@ def start_turnout(
         simulator_url=simulator_url,
         delays_ms=delays_ms,
         partitions=partitions,
+        fault_delay_ms=fault_delay_ms,
     )
     config_path = data_dir / "turnout.yaml"
     config_path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -239,6 +248,8 @@ def start_turnout(
         pausable=("gateway", *(f"worker-{i}" for i in range(workers))),
         info={
             "topic_prefix": prefix,
+            "config_path": str(config_path),
+            "consumer_group": config.kafka.consumer_group,
             "workers": workers,
             "layout": layout,
             "partitions": config.kafka.partitions,
@@ -303,6 +314,32 @@ def delete_topics(bootstrap: str, prefixes: list[str], timeout_s: float = 30.0) 
             except Exception:  # best effort: a topic left behind is harmless
                 continue
     return len(names)
+
+
+def wait_for_group(bootstrap: str, group: str, members: int, timeout_s: float) -> str | None:
+    """Wait until the Kafka consumer ``group`` is stable with at least ``members`` members.
+
+    A Turnout stack answers as soon as one worker has joined; a worker joining after traffic has
+    begun rebalances the group, and its table recovery then restores a changelog that already
+    holds data (the breaker table). Waiting for every worker before the first request avoids that
+    rebalance. Returns ``None``, or what the group looked like when ``timeout_s`` ran out.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})  # no info lines on the console
+    deadline = time.monotonic() + timeout_s
+    seen = "not described"
+    while True:
+        try:
+            description = admin.describe_consumer_groups([group])[group].result(10)
+            seen = f"{description.state.name}, {len(description.members)} members"
+            if description.state.name == "STABLE" and len(description.members) >= members:
+                return None
+        except Exception as exc:  # a group not created yet, a broker busy: try again
+            seen = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            return f"consumer group {group} not stable with {members} members after {timeout_s:.0f} s ({seen})"
+        time.sleep(0.5)
 
 
 def new_run_id() -> str:

@@ -10,6 +10,7 @@ upstream model name (``sim-slow-<ms>``), because gateways do not forward the sim
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,8 +94,13 @@ def target_id(system: str, delay_ms: int, stream: bool) -> str:
     return f"{system}@{delay_ms}ms" + ("/stream" if stream else "")
 
 
-def write_targets(path: Path, systems: list[System], delays_ms: tuple[int, ...]) -> dict[str, dict[str, Any]]:
-    """Write the load generator's catalogue: every system at every delay, streaming and not."""
+def write_targets(
+    path: Path,
+    systems: list[System],
+    delays_ms: tuple[int, ...],
+    extra: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Write the load generator's catalogue: every system at every delay, streaming and not, and ``extra``."""
     catalogue: dict[str, dict[str, Any]] = {}
     for system in systems:
         for delay in delays_ms:
@@ -105,6 +111,7 @@ def write_targets(path: Path, systems: list[System], delays_ms: tuple[int, ...])
                     "body": json.dumps(chat_body(system.model(delay), stream)),
                     "stream": stream,
                 }
+    catalogue.update(extra or {})
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(catalogue, indent=1))
     return catalogue
