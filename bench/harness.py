@@ -74,9 +74,9 @@ from bench.systems import (
     start_litellm,
     start_simulator,
     start_turnout,
-    wait_for_group,
 )
 from bench.workload import BODY_BYTES, System, chat_body, target_id, write_targets
+from turnout.kafka_admin import wait_for_group
 
 __all__ = ["BenchOptions", "run_bench"]
 

@@ -41,7 +41,6 @@ __all__ = [
     "start_turnout",
     "turnout_config_data",
     "wait_for",
-    "wait_for_group",
 ]
 
 TURNOUT_KEY = "sk-turnout-demo"
@@ -314,32 +313,6 @@ def delete_topics(bootstrap: str, prefixes: list[str], timeout_s: float = 30.0) 
             except Exception:  # best effort: a topic left behind is harmless
                 continue
     return len(names)
-
-
-def wait_for_group(bootstrap: str, group: str, members: int, timeout_s: float) -> str | None:
-    """Wait until the Kafka consumer ``group`` is stable with at least ``members`` members.
-
-    A Turnout stack answers as soon as one worker has joined; a worker joining after traffic has
-    begun rebalances the group, and its table recovery then restores a changelog that already
-    holds data (the breaker table). Waiting for every worker before the first request avoids that
-    rebalance. Returns ``None``, or what the group looked like when ``timeout_s`` ran out.
-    """
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})  # no info lines on the console
-    deadline = time.monotonic() + timeout_s
-    seen = "not described"
-    while True:
-        try:
-            description = admin.describe_consumer_groups([group])[group].result(10)
-            seen = f"{description.state.name}, {len(description.members)} members"
-            if description.state.name == "STABLE" and len(description.members) >= members:
-                return None
-        except Exception as exc:  # a group not created yet, a broker busy: try again
-            seen = f"{type(exc).__name__}: {exc}"
-        if time.monotonic() >= deadline:
-            return f"consumer group {group} not stable with {members} members after {timeout_s:.0f} s ({seen})"
-        time.sleep(0.5)
 
 
 def new_run_id() -> str:

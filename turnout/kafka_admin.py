@@ -17,7 +17,7 @@ from schemas.config import KafkaConfig
 from schemas.errors import ServiceUnavailable
 from streams.topics import STAGE_ORDER, TopicNames
 
-__all__ = ["all_topics", "compacted_topics", "ensure_topics", "prepare_topics"]
+__all__ = ["all_topics", "compacted_topics", "ensure_topics", "prepare_topics", "wait_for_group"]
 
 
 def compacted_topics(topics: TopicNames) -> list[str]:
@@ -84,3 +84,27 @@ def prepare_topics(kafka: KafkaConfig) -> None:
     """Every topic Turnout's stages, sink and breakers use, created as the config says."""
     topics = TopicNames(kafka.topic_prefix)
     ensure_topics(kafka.bootstrap, all_topics(topics), kafka.partitions, compacted=compacted_topics(topics))
+
+
+def wait_for_group(bootstrap: str, group: str, members: int, timeout_s: float) -> str | None:
+    """Wait until the Kafka consumer ``group`` is stable with at least ``members`` members.
+
+    A Turnout stack answers as soon as one worker has joined; a worker joining after traffic has
+    begun rebalances the group, and its table recovery then restores a changelog that already
+    holds data (the breaker table). Waiting for every worker before the first request avoids that
+    rebalance. Returns ``None``, or what the group looked like when ``timeout_s`` ran out.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})  # no info lines on the console
+    deadline = time.monotonic() + timeout_s
+    seen = "not described"
+    while True:
+        try:
+            description = admin.describe_consumer_groups([group])[group].result(10)
+            seen = f"{description.state.name}, {len(description.members)} members"
+            if description.state.name == "STABLE" and len(description.members) >= members:
+                return None
+        except Exception as exc:  # a group not created yet, a broker busy: try again
+            seen = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() >= deadline:
+            return f"consumer group {group} not stable with {members} members after {timeout_s:.0f} s ({seen})"
+        time.sleep(0.5)

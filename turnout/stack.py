@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import httpx
 
 from schemas.config import TurnoutConfig
+from turnout.kafka_admin import wait_for_group
 
 __all__ = ["SIMULATOR_ENV", "Stack", "wait_until"]
 
@@ -138,6 +139,12 @@ class Stack:
             wait_until(ok, timeout_s, name)
         if not self.all_alive():
             raise RuntimeError(f"a process exited while starting; see {self.log_dir}")
+        if self.workers:
+            # a worker joining after traffic began would rebalance the group mid-request
+            kafka = self.config.kafka
+            problem = wait_for_group(kafka.bootstrap, kafka.consumer_group, self.workers, timeout_s)
+            if problem:
+                raise RuntimeError(f"{problem}; see {self.log_dir}")
 
     def all_alive(self) -> bool:
         return all(p.poll() is None for p in self.processes.values())

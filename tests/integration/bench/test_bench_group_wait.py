@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from bench.systems import wait_for_group
+from turnout.kafka_admin import wait_for_group
 
 
 def test_a_group_nobody_joined_is_reported_not_waited_for_forever(kafka_bootstrap: str) -> None:
