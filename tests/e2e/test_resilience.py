@@ -164,6 +164,14 @@ def test_slow_primary_opens_on_latency(gateway: tuple[Stack, TurnoutConfig], sim
         f"WHERE deployment = 'r-slow' AND state = 'open'",
     )
     assert any("p95 latency" in r[0] for r in reasons.rows)
+    httpx.delete(f"{simulator_url}/_sim/faults")  # the primary is fast again
+    # after open_s the half-open probe goes through, the breaker closes and traffic comes back
+    wait_until(
+        lambda: asyncio.run(send(config, "slow-primary-chat", 1))[0][0].deployment == "r-slow",
+        30,
+        "slow primary back after the half-open probe",
+        0.5,
+    )
 
 
 def test_429_with_retry_after_is_retried_or_falls_back_past_the_deadline(
