@@ -78,10 +78,12 @@ def on_attempt(
     if not attempt.ok and not _counts_as_failure(attempt):
         return state, None  # a 429 or a bad request says nothing about the deployment's health
     failed = not attempt.ok
-    window_start = now_us - int(policy.window_s * 1e6)
-    samples = tuple(s for s in state.latencies if s[0] >= window_start)
-    if attempt.ok:
-        samples = (*samples, (now_us, attempt.latency_us))[-policy.window_max_samples :]
+    samples: tuple[tuple[int, int], ...] = ()
+    if policy.latency_p95_ms is not None:  # keep latency samples only when a threshold uses them
+        window_start = now_us - int(policy.window_s * 1e6)
+        samples = tuple(s for s in state.latencies if s[0] >= window_start)
+        if attempt.ok:
+            samples = (*samples, (now_us, attempt.latency_us))[-policy.window_max_samples :]
     failures = state.consecutive_failures + 1 if failed else 0
     if before == HALF_OPEN:
         if failed:
