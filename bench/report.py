@@ -64,52 +64,50 @@ def _header(doc: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _sequential(doc: Mapping[str, Any]) -> str:
-    section = doc.get("sequential", {})
+# column label -> (figure, percentile), per upstream delay
+_SEQUENTIAL_COLUMNS = (
+    ("p50", "latency_ms", "p50"),
+    ("p99", "latency_ms", "p99"),
+    ("+p50", "added_ms", "p50"),
+    ("+p99", "added_ms", "p99"),
+)
+_STREAMING_COLUMNS = (
+    ("TTFT p50", "ttft_ms", "p50"),
+    ("+TTFT p50", "added_ttft_ms", "p50"),
+    ("+TTFT p99", "added_ttft_ms", "p99"),
+    ("total p50", "total_ms", "p50"),
+)
+
+
+def _per_delay(doc: Mapping[str, Any], name: str, columns: tuple[tuple[str, str, str], ...], title: str) -> str:
+    """A table of systems by (delay, column) for a section keyed delay -> system -> figures."""
+    section = doc.get(name, {})
     if not section:
         return ""
-    headers = ["system"]
-    for delay in section:
-        headers += [f"{delay} p50", f"{delay} p99", f"{delay} +p50", f"{delay} +p99"]
-    systems = list(next(iter(section.values())))
+    headers = ["system"] + [f"{delay} {label}" for delay in section for label, _, _ in columns]
     rows = []
-    for system in systems:
+    for system in next(iter(section.values())):
         row: list[Any] = [system]
         for delay in section:
-            e = section[delay].get(system, {})
-            row += [
-                _get(e, "latency_ms", "p50"),
-                _get(e, "latency_ms", "p99"),
-                _get(e, "added_ms", "p50"),
-                _get(e, "added_ms", "p99"),
-            ]
+            figures = section[delay].get(system, {})
+            row += [_get(figures, figure, pct) for _, figure, pct in columns]
         rows.append(row)
-    return format_table(
-        headers, rows, "Sequential, non-streaming (ms; +: added latency, gateway minus direct in the same round)"
+    return format_table(headers, rows, title)
+
+
+def _sequential(doc: Mapping[str, Any]) -> str:
+    return _per_delay(
+        doc,
+        "sequential",
+        _SEQUENTIAL_COLUMNS,
+        "Sequential, non-streaming (ms; +: added latency, gateway minus direct in the same round)",
     )
 
 
 def _streaming(doc: Mapping[str, Any]) -> str:
-    section = doc.get("streaming", {})
-    if not section:
-        return ""
-    headers = ["system"]
-    for delay in section:
-        headers += [f"{delay} TTFT p50", f"{delay} +TTFT p50", f"{delay} +TTFT p99", f"{delay} total p50"]
-    systems = list(next(iter(section.values())))
-    rows = []
-    for system in systems:
-        row: list[Any] = [system]
-        for delay in section:
-            e = section[delay].get(system, {})
-            row += [
-                _get(e, "ttft_ms", "p50"),
-                _get(e, "added_ttft_ms", "p50"),
-                _get(e, "added_ttft_ms", "p99"),
-                _get(e, "total_ms", "p50"),
-            ]
-        rows.append(row)
-    return format_table(headers, rows, "Streaming, sequential (ms; TTFT: time to the first content chunk)")
+    return _per_delay(
+        doc, "streaming", _STREAMING_COLUMNS, "Streaming, sequential (ms; TTFT: time to the first content chunk)"
+    )
 
 
 def _loops(doc: Mapping[str, Any], section: str, title: str) -> str:

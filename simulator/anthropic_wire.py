@@ -292,16 +292,6 @@ async def _plain_response(chat: MessagesRequest, sim: SimulatorState, knobs: Kno
     return json_response(payload, headers=headers)
 
 
-def _count_faults(sim: SimulatorState, chat: MessagesRequest, knobs: Knobs) -> None:
-    stats = sim.record_request(chat.model, chat.stream)
-    if knobs.hang:
-        stats.hangs += 1
-    elif knobs.error_status is not None or (chat.stream and knobs.error_after_chunks is not None):
-        stats.errors_injected += 1
-    elif knobs.break_after_chunks is not None:
-        stats.broken_streams += 1
-
-
 async def create_message(request: Request) -> Response:
     sim: SimulatorState = request.app.state.sim
     try:
@@ -313,7 +303,7 @@ async def create_message(request: Request) -> Response:
     except WireError as exc:
         return _wire_error_response(exc)
     knobs = sim.effective_knobs(chat.model, headers)
-    _count_faults(sim, chat, knobs)
+    sim.count_request(chat.model, chat.stream, knobs)
     if knobs.hang:
         await hang_until_disconnect(request, sim.config.hang_cap_s)
         return _error_response(504, "timeout_error", "Simulated hang reached its cap.")

@@ -282,16 +282,6 @@ async def _paced_frames(frames: list[bytes], knobs: Knobs, model: str) -> AsyncI
         yield frame
 
 
-def _count(sim: SimulatorState, model: str, stream: bool, knobs: Knobs) -> None:
-    stats = sim.record_request(model, stream)
-    if knobs.hang:
-        stats.hangs += 1
-    elif knobs.error_status is not None or (stream and knobs.error_after_chunks is not None):
-        stats.errors_injected += 1
-    elif knobs.break_after_chunks is not None:
-        stats.broken_streams += 1
-
-
 async def _prologue(request: Request) -> tuple[SimulatorState, str, bytes, Knobs]:
     """Authenticate, read the body and the header knobs; raise :class:`BedrockWireError` on refusal."""
     check_auth(request.headers.get("authorization"), request.headers.get("x-amz-date"), datetime.now(UTC))
@@ -321,7 +311,7 @@ async def _converse(request: Request, stream: bool) -> Response:
     except BedrockWireError as exc:
         return error_response(exc)
     knobs = sim.effective_knobs(model, headers)
-    _count(sim, model, stream, knobs)
+    sim.count_request(model, stream, knobs)
     early = await _faults_first(request, sim, model, knobs)
     if early is not None:
         return early
@@ -377,7 +367,7 @@ async def invoke(request: Request) -> Response:
     except BedrockWireError as exc:
         return error_response(exc)
     knobs = sim.effective_knobs(model, headers)
-    _count(sim, model, False, knobs)
+    sim.count_request(model, False, knobs)
     early = await _faults_first(request, sim, model, knobs)
     if early is not None:
         return early

@@ -64,16 +64,6 @@ def _check_call(request: Request) -> str:
     return model
 
 
-def _count(sim: SimulatorState, model: str, stream: bool, knobs: Knobs) -> None:
-    stats = sim.record_request(model, stream)
-    if knobs.hang:
-        stats.hangs += 1
-    elif knobs.error_status is not None or (stream and knobs.error_after_chunks is not None):
-        stats.errors_injected += 1
-    elif knobs.break_after_chunks is not None:
-        stats.broken_streams += 1
-
-
 async def _faulted(request: Request, sim: SimulatorState, model: str, knobs: Knobs) -> Response | None:
     """The response a hang or an injected error gives, or None to answer normally."""
     if knobs.hang:
@@ -120,7 +110,7 @@ async def _generate(request: Request, stream: bool) -> Response:
     except GoogleError as exc:
         return _error(exc)
     knobs = sim.effective_knobs(model, headers)
-    _count(sim, model, stream, knobs)
+    sim.count_request(model, stream, knobs)
     faulted = await _faulted(request, sim, model, knobs)
     if faulted is not None:
         return faulted
@@ -149,7 +139,7 @@ async def _embed(request: Request, batch: bool) -> Response:
     except GoogleError as exc:
         return _error(exc)
     knobs = sim.effective_knobs(model, headers)
-    _count(sim, model, False, knobs)
+    sim.count_request(model, False, knobs)
     faulted = await _faulted(request, sim, model, knobs)
     if faulted is not None:
         return faulted

@@ -247,16 +247,6 @@ async def _plain_response(chat: ChatRequest, sim: SimulatorState, knobs: Knobs) 
     return await _json_reply(payload, knobs)
 
 
-def _count_faults(sim: SimulatorState, model: str, stream: bool, knobs: Knobs) -> None:
-    stats = sim.record_request(model, stream)
-    if knobs.hang:
-        stats.hangs += 1
-    elif knobs.error_status is not None or (stream and knobs.error_after_chunks is not None):
-        stats.errors_injected += 1
-    elif knobs.break_after_chunks is not None:
-        stats.broken_streams += 1
-
-
 async def _fault_response(request: Request, sim: SimulatorState, model: str, knobs: Knobs) -> Response | None:
     """The answer to a hang or an injected error status, or None to answer normally."""
     if knobs.hang:
@@ -278,7 +268,7 @@ async def chat_completions(request: Request) -> Response:
     except WireError as exc:
         return wire_error_response(exc)
     knobs = sim.effective_knobs(chat.model, headers)
-    _count_faults(sim, chat.model, chat.stream, knobs)
+    sim.count_request(chat.model, chat.stream, knobs)
     fault = await _fault_response(request, sim, chat.model, knobs)
     if fault is not None:
         return fault
@@ -297,7 +287,7 @@ async def embeddings(request: Request) -> Response:
     except InvalidEmbeddingsRequest as exc:
         return wire_error_response(WireError(exc.message, exc.param, exc.code))
     knobs = sim.effective_knobs(call.model, headers)
-    _count_faults(sim, call.model, False, knobs)
+    sim.count_request(call.model, False, knobs)
     fault = await _fault_response(request, sim, call.model, knobs)
     if fault is not None:
         return fault

@@ -123,6 +123,16 @@ class SimulatorState:
         stats.streamed += int(streamed)
         return stats
 
+    def count_request(self, model: str, streamed: bool, knobs: Knobs) -> None:
+        """Count a request and the fault its knobs inject, for ``/_sim/stats``."""
+        stats = self.record_request(model, streamed)
+        if knobs.hang:
+            stats.hangs += 1
+        elif knobs.error_status is not None or (streamed and knobs.error_after_chunks is not None):
+            stats.errors_injected += 1
+        elif knobs.break_after_chunks is not None:
+            stats.broken_streams += 1
+
     def effective_knobs(self, model: str, header_knobs: Knobs) -> Knobs:
         """Config defaults < model-name convention < fault rules < headers."""
         knobs = self.config.default_knobs.merged(knobs_from_model_name(model))
