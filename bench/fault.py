@@ -32,6 +32,7 @@ from bench.workload import chat_body
 __all__ = [
     "BACKUP",
     "BREAKERS",
+    "FAULT_LOG_WAIT_S",
     "FAULT_STATUS",
     "PHASES",
     "PRIMARY",
@@ -44,6 +45,7 @@ __all__ = [
     "backup_upstream",
     "breaker_sql",
     "fault_model",
+    "fault_records",
     "fault_rule",
     "fault_summary",
     "fault_target",
@@ -362,3 +364,39 @@ class FaultInjector:
             self._thread.join(30)
         if self._installed or self._thread is None:
             self._clear()
+
+
+FAULT_LOG_WAIT_S = 30.0
+"""How long the fault scenario waits for its requests to reach ClickHouse (the sink batches)."""
+
+
+def fault_records(
+    config_path: str, delay_ms: int, samples: list[Sample], injector: FaultInjector
+) -> tuple[dict[str, Routing], list[Transition], list[str]]:
+    """Each sample's routing from the stack's ClickHouse (waiting for the sink), the breaker's moves,
+    and what went wrong reading them (the load generator's figures stand without ClickHouse's)."""
+    from schemas.config import load_config
+    from turnout.analytics import run_sql
+
+    config = load_config(config_path)
+    database = config.clickhouse.database
+    wanted = {s.request_id for s in samples if s.request_id is not None}
+    routing: dict[str, Routing] = {}
+    problems: list[str] = []
+    sql = routing_sql(database, fault_model(delay_ms))
+    deadline = time.monotonic() + FAULT_LOG_WAIT_S
+    try:
+        while True:
+            routing = parse_routing(run_sql(config, sql).rows)
+            missing = len(wanted - routing.keys())
+            if not missing or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+        if missing:
+            problems.append(f"{missing} of {len(wanted)} requests not in ClickHouse after {FAULT_LOG_WAIT_S:.0f} s")
+        rows = run_sql(config, breaker_sql(database, PRIMARY)).rows
+    except Exception as exc:
+        problems.append(f"ClickHouse query failed: {exc}")
+        return routing, [], problems
+    start = injector.window_start_wall_s
+    return routing, [] if start is None else parse_transitions(rows, start), problems

@@ -41,19 +41,13 @@ import yaml
 from bench.cells import CellRun, LoadgenError, merge_loop_runs, run_loadgen
 from bench.environment import machine_info, versions
 from bench.fault import (
-    PRIMARY,
     FaultInjector,
-    Routing,
     Sample,
-    Transition,
-    breaker_sql,
     fault_model,
+    fault_records,
     fault_summary,
     fault_target,
     fault_target_id,
-    parse_routing,
-    parse_transitions,
-    routing_sql,
     scenario,
 )
 from bench.litellm_env import LiteLLMEnv
@@ -77,6 +71,7 @@ from bench.systems import (
 )
 from bench.workload import BODY_BYTES, System, chat_body, target_id, write_targets
 from turnout.kafka_admin import wait_for_group
+from turnout.stack import wait_until
 
 __all__ = ["BenchOptions", "run_bench"]
 
@@ -303,7 +298,7 @@ class BenchRun:
                         marker = b"[DONE]" if body.get("stream") else b'"choices"'
                         return response.status_code == 200 and marker in response.content
 
-                    _poll(answered, READY_TIMEOUT_S, f"{system.name} answering {system.model(delay)}")
+                    wait_until(answered, READY_TIMEOUT_S, f"{system.name} answering {system.model(delay)}", 0.2)
                     for _ in range(requests):
                         client.post(url, json=body, headers=headers)
 
@@ -591,7 +586,10 @@ class BenchRun:
             if run is None:
                 continue
             samples = [Sample.from_row(row) for row in run.result["samples"]]
-            routing, transitions = self._fault_records(name, running.info["config_path"], samples, injector)
+            routing, transitions, problems = fault_records(
+                running.info["config_path"], self.plan.fault_delay_ms, samples, injector
+            )
+            self.failures.extend(f"fault scenario, {name}: {p}" for p in problems)
             entry = fault_summary(
                 samples,
                 routing,
@@ -623,55 +621,6 @@ class BenchRun:
                 response = client.post(url, json=body, headers=headers)
                 return response.status_code == 200 and b'"choices"' in response.content
 
-            _poll(answered, READY_TIMEOUT_S, f"{system.name} answering {body['model']}")
+            wait_until(answered, READY_TIMEOUT_S, f"{system.name} answering {body['model']}", 0.2)
             for _ in range(REWARM_REQUESTS):
                 client.post(url, json=body, headers=headers)
-
-    def _fault_records(
-        self, name: str, config_path: str, samples: list[Sample], injector: FaultInjector
-    ) -> tuple[dict[str, Routing], list[Transition]]:
-        """Each sample's routing from the stack's ClickHouse (waiting for the sink), and the breaker's moves."""
-        from schemas.config import load_config
-        from turnout.analytics import run_sql
-
-        config = load_config(Path(config_path))
-        database = config.clickhouse.database
-        wanted = {s.request_id for s in samples if s.request_id is not None}
-        routing: dict[str, Routing] = {}
-        sql = routing_sql(database, fault_model(self.plan.fault_delay_ms))
-        deadline = time.monotonic() + FAULT_LOG_WAIT_S
-        try:
-            while True:
-                routing = parse_routing(run_sql(config, sql).rows)
-                missing = len(wanted - routing.keys())
-                if not missing or time.monotonic() >= deadline:
-                    break
-                time.sleep(0.5)
-            if missing:
-                self.failures.append(
-                    f"fault scenario, {name}: {missing} of {len(wanted)} requests not in ClickHouse "
-                    f"after {FAULT_LOG_WAIT_S:.0f} s"
-                )
-            rows = run_sql(config, breaker_sql(database, PRIMARY)).rows
-        except Exception as exc:  # the load generator's figures stand without ClickHouse's
-            self.failures.append(f"fault scenario, {name}: ClickHouse query failed: {exc}")
-            return routing, []
-        start = injector.window_start_wall_s
-        return routing, [] if start is None else parse_transitions(rows, start)
-
-
-FAULT_LOG_WAIT_S = 30.0
-"""How long the fault scenario waits for its requests to reach ClickHouse (the sink batches)."""
-
-
-def _poll(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"{what}: no good reply after {timeout_s:.0f} s")
-        time.sleep(0.2)
