@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 __all__ = [
     "BreakerConfig",
+    "BudgetRule",
     "ClickHouseConfig",
     "ConfigError",
     "DeploymentConfig",
@@ -166,7 +167,9 @@ class OnLimitConfig(_Model):
     """What a logical model does with a request over a rate limit."""
 
     action: Literal["reject", "queue", "downgrade"] = "reject"
-    downgrade_to: str | None = Field(None, description="The cheaper logical model, for downgrade.")
+    downgrade_to: str | None = Field(
+        None, description="The cheaper logical model: for the downgrade action, and budgets' auto-downgrade."
+    )
     redis_down: Literal["open", "closed"] = Field("open", description="Admit (open) or refuse (closed).")
 
     @model_validator(mode="after")
@@ -204,6 +207,37 @@ class LimitRule(_Model):
         return self
 
 
+class BudgetRule(_Model):
+    """A spending budget in USD per ``scope`` (each user, team, feature, key, tenant, or one global
+    total) and period: a calendar ``period`` in UTC (``day``, ``month``), or fixed windows of
+    ``window_s`` seconds. Optionally only for callers of one ``tier`` or requests for one logical
+    ``model``.
+
+    At each share of ``alert_at`` a budget event is emitted once per period (and POSTed to
+    ``webhook_url`` when set). From ``downgrade_at`` on, requests go to their logical model's cheaper
+    model (``on_limit.downgrade_to``). A request whose estimated cost would take the spend past
+    ``usd`` is refused (429 ``budget_exceeded``)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    scope: Literal["user", "team", "feature", "key", "tenant", "global"]
+    usd: float = Field(gt=0)
+    period: Literal["day", "month"] | None = None
+    window_s: int | None = Field(None, ge=1, description="Fixed windows instead of a calendar period.")
+    tier: str | None = None
+    model: str | None = None
+    alert_at: tuple[float, ...] = Field((0.5, 0.8, 1.0), description="Shares of the budget that raise an alert.")
+    downgrade_at: float | None = Field(None, gt=0, le=1, description="Share from which to serve the cheaper model.")
+    webhook_url: str | None = Field(None, pattern=r"^https?://")
+
+    @model_validator(mode="after")
+    def _one_period(self) -> BudgetRule:
+        if (self.period is None) == (self.window_s is None):
+            raise ValueError("give exactly one of period (day, month) or window_s")
+        if any(not 0 < share <= 1 for share in self.alert_at):
+            raise ValueError("alert_at shares must be in (0, 1]")
+        return self
+
+
 class VirtualKeyConfig(_Model):
     id: str
     key_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
@@ -230,6 +264,7 @@ class TurnoutConfig(_Model):
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     breakers: BreakerConfig = Field(default_factory=BreakerConfig)
     limits: tuple[LimitRule, ...] = ()
+    budgets: tuple[BudgetRule, ...] = ()
     providers: dict[str, ProviderConfig]
     deployments: dict[str, DeploymentConfig]
     models: dict[str, LogicalModelConfig]
@@ -252,6 +287,12 @@ class TurnoutConfig(_Model):
         for i, rule in enumerate(self.limits):
             if rule.model is not None and rule.model not in self.models:
                 problems.append(f"limits.{i}.model: unknown model {rule.model!r}")
+        for i, budget in enumerate(self.budgets):
+            if budget.model is not None and budget.model not in self.models:
+                problems.append(f"budgets.{i}.model: unknown model {budget.model!r}")
+        names = [b.name for b in self.budgets]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"budgets: the name {name!r} is used more than once")
         for i, key in enumerate(self.keys):
             for model_name in key.models or ():
                 if model_name not in self.models:

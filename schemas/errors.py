@@ -6,8 +6,10 @@
     │   └── ContextWindowExceeded     400 invalid_request_error  (code context_length_exceeded)
     ├── AuthenticationFailed          401 authentication_error
     ├── PermissionDenied              403 permission_error
+    │   └── KillSwitchActive          403 permission_error       (code kill_switch: an operator stopped this caller)
     ├── ModelNotFound                 404 invalid_request_error  (code model_not_found)
     ├── RateLimited                   429 rate_limit_error       (the gateway's own limits)
+    │   └── BudgetExceeded            429 insufficient_quota     (code budget_exceeded: a spending budget is used up)
     ├── GatewayTimeout                504 timeout                (the request's deadline passed)
     ├── ServiceUnavailable            503 service_unavailable    (Kafka or another part is down)
     │   ├── CircuitOpen               503 service_unavailable    (a deployment skipped: its breaker is open)
@@ -33,10 +35,12 @@ from schemas.events import ErrorInfo
 __all__ = [
     "AllDeploymentsFailed",
     "AuthenticationFailed",
+    "BudgetExceeded",
     "CircuitOpen",
     "ContextWindowExceeded",
     "GatewayTimeout",
     "InvalidRequest",
+    "KillSwitchActive",
     "ModelNotFound",
     "PayloadTooLarge",
     "PermissionDenied",
@@ -132,6 +136,10 @@ class PermissionDenied(TurnoutError):
     type = "permission_error"
 
 
+class KillSwitchActive(PermissionDenied):
+    code = "kill_switch"
+
+
 class ModelNotFound(TurnoutError):
     status = 404
     type = "invalid_request_error"
@@ -142,6 +150,11 @@ class RateLimited(TurnoutError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class BudgetExceeded(RateLimited):
+    type = "insufficient_quota"
+    code = "budget_exceeded"
 
 
 class GatewayTimeout(TurnoutError):

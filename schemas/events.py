@@ -15,12 +15,15 @@ __all__ = [
     "Attempt",
     "AttemptEvent",
     "BreakerEvent",
+    "BudgetEvent",
+    "BudgetVerdict",
     "CacheVerdict",
     "Caller",
     "ChatMessage",
     "ChatRequest",
     "ChatResponse",
     "ChunkEvent",
+    "ControlEvent",
     "DeadLetter",
     "EmbeddingsRequest",
     "EmbeddingsResponse",
@@ -144,6 +147,15 @@ class LimitVerdict:
 
 
 @dataclass(frozen=True, slots=True)
+class BudgetVerdict:
+    action: str
+    budget: str | None = None
+    reserved_nano: int = 0
+    slots: list[str] = field(default_factory=list)
+    downgraded_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CacheVerdict:
     status: str
     similarity: float | None = None
@@ -212,6 +224,7 @@ class StageEvent:
     streamed_chunks: int | None = None
     embeddings: EmbeddingsResponse | None = None
     limit: LimitVerdict | None = None
+    budget: BudgetVerdict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +301,7 @@ class RequestRecord:
     route_reason: str = ""
     limit_action: str = ""
     downgraded_from: str | None = None
+    budget: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +328,31 @@ class BreakerEvent:
     opened_at_us: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.BudgetEvent"
+    budget: str
+    scope: str
+    scope_value: str
+    period: str
+    period_end_us: int
+    threshold: float
+    spent_usd: float
+    limit_usd: float
+    request_id: str
+    at_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class ControlEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.ControlEvent"
+    scope: str
+    value: str
+    killed: bool
+    at_us: int
+    reason: str = ""
+
+
 EVENT_TYPES: tuple[type, ...] = (
     RequestEvent,
     StageEvent,
@@ -324,4 +363,6 @@ EVENT_TYPES: tuple[type, ...] = (
     RequestRecord,
     DeadLetter,
     BreakerEvent,
+    BudgetEvent,
+    ControlEvent,
 )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.events import Attempt, AttemptEvent, BreakerEvent, RequestRecord, UsageEvent
+from schemas.events import (
+    Attempt,
+    AttemptEvent,
+    BreakerEvent,
+    BudgetEvent,
+    ControlEvent,
+    RequestRecord,
+    UsageEvent,
+)
 
 __all__ = ["TABLE_COLUMNS", "attempt_row", "request_row", "row_for", "usage_row"]
 
@@ -60,6 +68,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "route_reason",
         "limit_action",
         "downgraded_from",
+        "budget",
     ],
     "attempts": [
         "request_id",
@@ -76,6 +85,19 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "ttft_us",
     ],
     "breaker_events": ["deployment", "state", "previous_state", "reason", "at", "opened_at"],
+    "budget_events": [
+        "budget",
+        "scope",
+        "scope_value",
+        "period",
+        "period_end",
+        "threshold",
+        "spent_usd",
+        "limit_usd",
+        "request_id",
+        "at",
+    ],
+    "control_events": ["scope", "value", "killed", "reason", "at"],
     "usage": [
         "request_id",
         "tenant",
@@ -128,6 +150,7 @@ def request_row(r: RequestRecord) -> list[Any]:
         r.route_reason,
         r.limit_action,
         r.downgraded_from or "",
+        r.budget or "",
     ]
 
 
@@ -172,6 +195,25 @@ def breaker_row(e: BreakerEvent) -> list[Any]:
     return [e.deployment, e.state, e.previous_state, e.reason, _ts(e.at_us), _ts(e.opened_at_us)]
 
 
+def budget_row(e: BudgetEvent) -> list[Any]:
+    return [
+        e.budget,
+        e.scope,
+        e.scope_value,
+        e.period,
+        _ts(e.period_end_us),
+        e.threshold,
+        e.spent_usd,
+        e.limit_usd,
+        e.request_id,
+        _ts(e.at_us),
+    ]
+
+
+def control_row(e: ControlEvent) -> list[Any]:
+    return [e.scope, e.value, e.killed, e.reason, _ts(e.at_us)]
+
+
 def row_for(event: Any) -> tuple[str, list[Any]] | None:
     """The table and row for an event, or None for events no table holds."""
     if isinstance(event, RequestRecord):
@@ -182,4 +224,8 @@ def row_for(event: Any) -> tuple[str, list[Any]] | None:
         return "usage", usage_row(event)
     if isinstance(event, BreakerEvent):
         return "breaker_events", breaker_row(event)
+    if isinstance(event, BudgetEvent):
+        return "budget_events", budget_row(event)
+    if isinstance(event, ControlEvent):
+        return "control_events", control_row(event)
     return None

@@ -15,12 +15,17 @@ import redis.asyncio as aioredis
 
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
-from schemas.events import AttemptEvent
+from schemas.events import AttemptEvent, BudgetEvent, UsageEvent
 from streams.agents import StageHandler
+from streams.alerts import WebhookSender
 from streams.breakers import BreakerBoard, BreakerTracker, JsonTable, follow_breakers
+from streams.budgets import BudgetBook
+from streams.controls import ControlBoard
 from streams.emitter import FaustEmitter
+from streams.follow import follow_topic
 from streams.invoker import Invoker, now_us
 from streams.kafka_transport import LowLatencyTransport
+from streams.ledger import BudgetLedger
 from streams.limiter import Limiter
 from streams.pipeline import Pipeline
 from streams.providers.transport import ProviderTransport
@@ -30,6 +35,8 @@ from streams.topology import agent_specs, parked_spec
 __all__ = ["TurnoutApp", "build_app"]
 
 log = logging.getLogger(__name__)
+
+RESYNC_S = 5.0  # how often each worker publishes its ledger totals to Redis again
 
 
 class TurnoutApp(faust.App):
@@ -72,13 +79,22 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     redis = aioredis.from_url(config.redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
     board = BreakerBoard(config.breakers, redis, lease_prefix=kafka.topic_prefix)
     limiter = Limiter(config, redis, kafka.topic_prefix)
-    pipeline = Pipeline(config, Invoker(config, transport, topics, breakers=board), limiter=limiter)
+    budgets = BudgetBook(config, redis, kafka.topic_prefix)
+    controls = ControlBoard()
+    invoker = Invoker(config, transport, topics, breakers=board)
+    pipeline = Pipeline(config, invoker, limiter=limiter, budgets=budgets, controls=controls)
     emitter = FaustEmitter(app.producer, codec)
 
     def raw_topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=kafka.partitions)
 
     _add_breakers(app, config, topics, codec, emitter, board, raw_topic)
+    _add_budgets(app, config, topics, codec, emitter, budgets, raw_topic)
+
+    @app.task
+    async def follow_controls() -> None:
+        await follow_topic(kafka.bootstrap, topics.controls, kafka.partitions, codec, controls.apply)
+
     parked = StageHandler(parked_spec(config.topology, topics), pipeline, emitter, codec, topics)
     app.agent(raw_topic(topics.parked), name="turnout.parked", concurrency=config.topology.concurrency)(
         _agent_body(parked, parked.handle_parked)
@@ -127,6 +143,61 @@ def _add_breakers(
     @app.task
     async def follow() -> None:
         await follow_breakers(board, config.kafka.bootstrap, topics.breakers, config.kafka.partitions, codec)
+
+
+def _add_budgets(
+    app: TurnoutApp,
+    config: TurnoutConfig,
+    topics: TopicNames,
+    codec: EventCodec,
+    emitter: FaustEmitter,
+    book: BudgetBook,
+    raw_topic: Any,
+) -> None:
+    """The ledger agent (usage in; spend, settlements and alerts out) and its resync timer."""
+    if not config.budgets:
+        return
+    table = app.Table("budgets", default=None, partitions=config.kafka.partitions, key_type=bytes, value_type=bytes)
+    ledger = BudgetLedger(JsonTable(table), book)
+    webhooks = WebhookSender({b.name: b.webhook_url for b in config.budgets if b.webhook_url})
+
+    @app.agent(raw_topic(topics.usage), name="turnout.budgets")
+    async def budgets(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            try:
+                usage = codec.decode_as(UsageEvent, message.value)
+            except UndecodableEvent:
+                continue  # the sink dead-letters what it cannot read
+            try:
+                alerts = await ledger.record(usage, message.partition, message.offset)
+            except Exception:  # Redis down: the table has it; the resync timer publishes it later
+                log.exception("ledger could not settle request %s", usage.request_id)
+                continue
+            for alert in alerts:
+                await _announce(alert, emitter, topics, webhooks)
+
+    @app.timer(RESYNC_S)
+    async def resync() -> None:
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.usage}
+        try:
+            await ledger.resync(owned, now_us() / 1e6)
+        except Exception as exc:
+            log.warning("ledger resync failed (%s)", exc)
+
+
+async def _announce(alert: BudgetEvent, emitter: FaustEmitter, topics: TopicNames, webhooks: WebhookSender) -> None:
+    log.warning(
+        "budget %s (%s %s): %.0f%% reached, $%.6f of $%g",
+        alert.budget,
+        alert.scope,
+        alert.scope_value,
+        alert.threshold * 100,
+        alert.spent_usd,
+        alert.limit_usd,
+    )
+    await (await emitter.send(topics.budget_events, f"{alert.budget}:{alert.scope_value}", alert))
+    webhooks.send(alert)
 
 
 def _agent_body(handler: StageHandler, handle: Any) -> Any:

@@ -13,18 +13,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.codec import EventCodec, UndecodableEvent
+from schemas.codec import EventCodec
 from schemas.config import BreakerConfig
 from schemas.events import AttemptEvent, BreakerEvent
+from streams.follow import follow_topic
 from streams.stages.breaker import BreakerState, admits, on_attempt
 
 __all__ = ["BreakerBoard", "BreakerTracker", "JsonTable", "follow_breakers"]
@@ -133,23 +132,9 @@ async def follow_breakers(
     ready: asyncio.Event | None = None,
 ) -> None:
     """Keep ``board`` up to date from the breakers topic, from its start, until cancelled."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
-    )
-    await consumer.start()
-    try:
-        assigned = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(assigned)
-        await consumer.seek_to_beginning(*assigned)
-        if ready is not None:
-            ready.set()
-        while True:
-            batches = await consumer.getmany(timeout_ms=200)
-            for messages in batches.values():
-                for message in messages:
-                    with contextlib.suppress(UndecodableEvent):
-                        event = codec.decode(message.value or b"")
-                        if isinstance(event, BreakerEvent):
-                            board.apply(event)
-    finally:
-        await consumer.stop()
+
+    def apply(event: object) -> None:
+        if isinstance(event, BreakerEvent):
+            board.apply(event)
+
+    await follow_topic(bootstrap, topic, partitions, codec, apply, ready)

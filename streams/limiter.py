@@ -83,7 +83,7 @@ class Limiter:
         self, caller: Caller, request: ChatRequest, request_id: str, now_s: float | None = None, parked: bool = False
     ) -> Admission:
         """Check and take, once per request and model: a replay gets the first answer again."""
-        estimate = estimate_tokens(request)
+        estimate = estimate_tokens(request).total
         now_s = time.time() if now_s is None else now_s
         counters = counters_for(self._rules, caller, request.model, estimate, now_s, self._prefix)
         if not counters or self._script is None:

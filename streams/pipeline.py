@@ -12,12 +12,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from schemas.config import TurnoutConfig
-from schemas.errors import GatewayTimeout, RateLimited, ServiceUnavailable, TurnoutError
-from schemas.events import LimitVerdict, RequestEvent, StageEvent, StageTiming
+from schemas.errors import (
+    BudgetExceeded,
+    GatewayTimeout,
+    KillSwitchActive,
+    RateLimited,
+    ServiceUnavailable,
+    TurnoutError,
+)
+from schemas.events import BudgetVerdict, LimitVerdict, RequestEvent, StageEvent, StageTiming
+from streams.budgets import BudgetAdmission, BudgetBook
+from streams.controls import ControlBoard
 from streams.emitter import Emitter
 from streams.invoker import Invoker, now_us
 from streams.limiter import Limiter
 from streams.stages.answer import Answer, finish
+from streams.stages.budgets import NANO_PER_USD
 from streams.stages.cache import check_cache
 from streams.stages.cost import cost_usd
 from streams.stages.input_guard import check_input
@@ -26,6 +36,14 @@ from streams.stages.route import decide_route
 from streams.topics import STAGE_ORDER
 
 __all__ = ["Parked", "Pipeline", "StageResult", "entering"]
+
+
+def _reserved(
+    action: str, admission: BudgetAdmission, budget: str | None = None, downgraded_from: str | None = None
+) -> BudgetVerdict:
+    slots = [s.key for s in admission.slots]
+    return BudgetVerdict(action, budget, admission.estimate_nano if slots else 0, slots, downgraded_from)
+
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +65,20 @@ def entering(request: RequestEvent) -> StageEvent:
 
 class Pipeline:
     def __init__(
-        self, config: TurnoutConfig, invoker: Invoker, clock: Callable[[], int] = now_us, limiter: Limiter | None = None
+        self,
+        config: TurnoutConfig,
+        invoker: Invoker,
+        clock: Callable[[], int] = now_us,
+        limiter: Limiter | None = None,
+        budgets: BudgetBook | None = None,
+        controls: ControlBoard | None = None,
     ) -> None:
         self._config = config
         self._invoker = invoker
         self._clock = clock
         self._limiter = limiter
+        self._budgets = budgets
+        self._controls = controls
 
     async def run_stage(self, stage: str, event: StageEvent, emitter: Emitter) -> StageResult:
         started = self._clock()
@@ -61,11 +87,14 @@ class Pipeline:
         try:
             result = await self._step(stage, event, emitter)
         except TurnoutError as exc:
-            return finish(event, self._clock(), error=exc.to_info())
+            result = finish(event, self._clock(), error=exc.to_info())
         except Exception:  # a bug in a stage must not kill the agent
             log.exception("stage %s failed on request %s", stage, event.envelope.request_id)
-            return finish(event, self._clock(), error=TurnoutError(f"Internal error in stage {stage}.").to_info())
-        if isinstance(result, Answer | Parked):
+            result = finish(event, self._clock(), error=TurnoutError(f"Internal error in stage {stage}.").to_info())
+        if isinstance(result, Answer):
+            await self._release_unspent(event, result)
+            return result
+        if isinstance(result, Parked):
             return result
         timing = StageTiming(stage=stage, started_at_us=started, ended_at_us=self._clock())
         return replace(result, stage=stage, timings=[*result.timings, timing])
@@ -113,6 +142,18 @@ class Pipeline:
         raise ValueError(f"unknown stage {stage!r}")
 
     async def _admit(self, event: StageEvent, waited: bool = False) -> StageEvent | Parked:
+        """Kill switches, then the rate limits, then the budgets: admitted (perhaps downgraded),
+        parked, or an error to raise."""
+        kill = self._controls.kill_for(event.envelope.caller) if self._controls is not None else None
+        if kill is not None:
+            why = f": {kill.reason}" if kill.reason else "."
+            raise KillSwitchActive(f"An operator has stopped requests for the {kill.scope} `{kill.value}`{why}")
+        admitted = await self._admit_limits(event, waited)
+        if isinstance(admitted, Parked):
+            return admitted
+        return await self._admit_budgets(admitted)
+
+    async def _admit_limits(self, event: StageEvent, waited: bool) -> StageEvent | Parked:
         """The rate limits' verdict: admitted, downgraded, parked, or an error to raise."""
         request = event.envelope.request
         model = self._config.models.get(request.model)
@@ -152,6 +193,49 @@ class Pipeline:
             limit_kind=over.kind,
             limit=over.limit,
         )
+
+    async def _admit_budgets(self, event: StageEvent) -> StageEvent:
+        """Reserve the request's estimated cost in its budgets; past a budget's downgrade mark, on
+        the logical model's cheaper model. Over a budget: 429 ``budget_exceeded``."""
+        book, envelope = self._budgets, event.envelope
+        request = envelope.request
+        model = self._config.models.get(request.model)
+        if book is None or not book.active or model is None:
+            return event
+        caller, deadline = envelope.caller, envelope.deadline_at_us
+        admission = await book.reserve(caller, request, envelope.request_id, deadline)
+        if admission.downgrade is not None:
+            cheaper = model.on_limit.downgrade_to
+            target = replace(request, model=cheaper) if cheaper and cheaper != request.model else request
+            again = await book.reserve(caller, target, envelope.request_id, deadline, allow_downgrade=False)
+            if again.reserved and target is not request:
+                verdict = _reserved("downgrade", again, admission.downgrade.rule.name, request.model)
+                return replace(event, envelope=replace(envelope, request=target), budget=verdict)
+            admission = again
+        if admission.reserved:
+            return replace(event, budget=_reserved("admit", admission))
+        if admission.redis_down:
+            if model.on_limit.redis_down == "closed":
+                raise ServiceUnavailable("Budgets cannot be checked right now; try again shortly.")
+            return replace(event, budget=BudgetVerdict("fail_open"))
+        over = admission.over
+        assert over is not None
+        used = (admission.spent_nano + admission.held_nano) / NANO_PER_USD
+        resets_s = max(1.0, over.period.end_s - self._clock() / 1e6)
+        raise BudgetExceeded(
+            f"Budget {over.describe()} is used up: ${used:.6f} spent or reserved, and this request may "
+            f"cost up to ${admission.estimate_nano / NANO_PER_USD:.6f}. It resets in {resets_s:.0f} s.",
+            retry_after_s=resets_s,
+        )
+
+    async def _release_unspent(self, event: StageEvent, answer: Answer) -> None:
+        """A request answered without a provider call that cost something (an error, a cache hit, a
+        block) gives its budget reservation back now; the others are settled by the ledger."""
+        verdict = event.budget
+        if self._budgets is None or verdict is None or not verdict.slots:
+            return
+        if not any(a.ok for a in answer.record.attempts):
+            await self._budgets.release(verdict.slots, event.envelope.request_id)
 
     async def admit_parked(self, event: StageEvent) -> StageEvent | Parked:
         """A parked request tries again; still over the limit it stays parked."""

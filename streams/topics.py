@@ -52,6 +52,16 @@ class TopicNames:
         return f"{self.prefix}.events.breakers"
 
     @property
+    def budget_events(self) -> str:
+        """BudgetEvents: a budget's spend reached one of its alert thresholds."""
+        return f"{self.prefix}.events.budgets"
+
+    @property
+    def controls(self) -> str:
+        """ControlEvents keyed by scope:value; compacted, so it holds every kill switch in force."""
+        return f"{self.prefix}.control"
+
+    @property
     def dead_letters(self) -> str:
         return f"{self.prefix}.dlq"
 
@@ -60,4 +70,4 @@ class TopicNames:
 
     @property
     def event_topics(self) -> tuple[str, ...]:
-        return (self.records, self.attempts, self.usage, self.breakers)
+        return (self.records, self.attempts, self.usage, self.breakers, self.budget_events, self.controls)

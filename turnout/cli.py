@@ -7,6 +7,8 @@ turnout simulate --port 18080         the provider simulator
 turnout run      --config FILE        gateway, workers and sink together, in the foreground
 turnout demo     --config FILE        the stack, a few dozen requests, a summary; then stops
 turnout sql      --config FILE "SQL"  query ClickHouse (through the sink when it runs)
+turnout kill     --config FILE SCOPE VALUE [--reason R]   stop every request of a tenant, team, user, feature or key
+turnout unkill   --config FILE SCOPE VALUE                lift that kill switch
 turnout hash-key SECRET               the SHA-256 to put in a virtual key's key_sha256
 turnout bench [--quick]               Turnout beside direct calls and LiteLLM (bench/README.md)
 """
@@ -140,6 +142,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(args.config, _config(args), requests=args.requests, workers=args.workers))
 
 
+def cmd_kill(args: argparse.Namespace) -> int:
+    from turnout.controls import set_kill_switch
+
+    event = set_kill_switch(_config(args).kafka, args.scope, args.value, args.command == "kill", args.reason)
+    state = "stopped" if event.killed else "allowed again"
+    print(f"{event.scope} {event.value}: {state} on every worker (within a second)")
+    return 0
+
+
 def cmd_hash_key(args: argparse.Namespace) -> int:
     print(hash_key(args.secret))
     return 0
@@ -184,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests", type=int, default=40)
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=cmd_demo)
+    for name, help_ in (("kill", "stop every request of a caller"), ("unkill", "lift a kill switch")):
+        p = with_config(name, help_)
+        p.add_argument("scope", choices=["tenant", "team", "user", "feature", "key"])
+        p.add_argument("value", help="acme, acme/TEAM, acme/USER, acme/FEATURE, or a key's id")
+        p.add_argument("--reason", default="")
+        p.set_defaults(func=cmd_kill)
     p = sub.add_parser("hash-key", help="print the SHA-256 of a virtual key")
     p.add_argument("secret")
     p.set_defaults(func=cmd_hash_key)

@@ -21,7 +21,7 @@ __all__ = ["all_topics", "compacted_topics", "ensure_topics", "prepare_topics", 
 
 
 def compacted_topics(topics: TopicNames) -> list[str]:
-    return [topics.breakers]
+    return [topics.breakers, topics.controls]
 
 
 def all_topics(topics: TopicNames) -> list[str]:

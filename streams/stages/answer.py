@@ -39,6 +39,11 @@ def finish(
     cache_hit = event.cache is not None and event.cache.status == "hit"
     if guard_action is None:
         guard_action = event.input_guard.action if event.input_guard else "pass"
+    limit_action = event.limit.action if event.limit else ""
+    downgraded_from = event.limit.downgraded_from if event.limit else None
+    budget = event.budget
+    if budget is not None and budget.action == "downgrade":
+        limit_action, downgraded_from = "budget_downgrade", budget.downgraded_from
     reply = ReplyEvent(
         request_id=envelope.request_id,
         logical_model=envelope.request.model,
@@ -73,7 +78,8 @@ def finish(
         cache_hit=cache_hit,
         guard_action=guard_action,
         route_reason=route.reason if route else "",
-        limit_action=event.limit.action if event.limit else "",
-        downgraded_from=event.limit.downgraded_from if event.limit else None,
+        limit_action=limit_action,
+        downgraded_from=downgraded_from,
+        budget=budget.budget if budget is not None else None,
     )
     return Answer(reply=reply, record=record, reply_to=envelope.reply_to)

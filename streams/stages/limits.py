@@ -6,8 +6,9 @@ global count). Fixed windows are exact within a window (N allowed means N admitt
 worker, because one Redis script checks and takes from all counters together); across a window
 boundary a caller can get up to 2N in a short span, which is the documented bound.
 
-Token limits charge an estimate before the call (prompt characters / 4, plus ``max_tokens`` or
-``DEFAULT_OUTPUT_ESTIMATE``) and settle with the provider's real usage afterwards.
+Token limits charge an estimate before the call (prompt characters / 4 plus
+``TOKENS_PER_MESSAGE`` for each message, plus ``max_tokens`` or ``DEFAULT_OUTPUT_ESTIMATE``) and
+settle with the provider's real usage afterwards.
 """
 
 from __future__ import annotations
@@ -18,9 +19,18 @@ from dataclasses import dataclass
 from schemas.config import LimitRule
 from schemas.events import Caller, ChatRequest
 
-__all__ = ["DEFAULT_OUTPUT_ESTIMATE", "Counter", "counters_for", "estimate_tokens"]
+__all__ = [
+    "DEFAULT_OUTPUT_ESTIMATE",
+    "TOKENS_PER_MESSAGE",
+    "Counter",
+    "TokenEstimate",
+    "counters_for",
+    "estimate_tokens",
+    "scope_value",
+]
 
 DEFAULT_OUTPUT_ESTIMATE = 1024
+TOKENS_PER_MESSAGE = 4  # the role and the framing each message costs (OpenAI's chat format)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,22 +46,36 @@ class Counter:
     window_ends_at_s: float
 
 
-def estimate_tokens(request: ChatRequest) -> int:
+@dataclass(frozen=True, slots=True)
+class TokenEstimate:
+    """A request's tokens counted before the call: its prompt, and the most it may write."""
+
+    prompt: int
+    output: int
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.output
+
+
+def estimate_tokens(request: ChatRequest) -> TokenEstimate:
     chars = sum(len(m.content or m.parts_json or "") for m in request.messages)
     chars += len(request.tools_json or "")
-    return math.ceil(chars / 4) + (request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
+    prompt = math.ceil(chars / 4) + TOKENS_PER_MESSAGE * len(request.messages)
+    return TokenEstimate(prompt, request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
 
 
-def _scope_value(rule: LimitRule, caller: Caller, model: str) -> str | None:
-    if rule.scope == "global":
+def scope_value(scope: str, caller: Caller, model: str) -> str | None:
+    """The value a limit or budget of ``scope`` counts by; None when the request has none (no feature)."""
+    if scope == "global":
         return "all"
-    if rule.scope == "model":
+    if scope == "model":
         return model
-    if rule.scope == "feature":
+    if scope == "feature":
         return f"{caller.tenant}/{caller.feature}" if caller.feature else None
-    if rule.scope == "tenant":
+    if scope == "tenant":
         return caller.tenant
-    value = {"user": caller.user, "team": caller.team, "key": caller.key_id}[rule.scope]
+    value = {"user": caller.user, "team": caller.team, "key": caller.key_id}[scope]
     return f"{caller.tenant}/{value}"  # tenants never share a counter
 
 
@@ -63,7 +87,7 @@ def counters_for(
     for rule in rules:
         if (rule.tier is not None and rule.tier != caller.tier) or (rule.model is not None and rule.model != model):
             continue
-        scope = _scope_value(rule, caller, model)
+        scope = scope_value(rule.scope, caller, model)
         if scope is None:
             continue
         window = int(now_s // rule.window_s)

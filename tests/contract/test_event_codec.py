@@ -14,12 +14,15 @@ from schemas.events import (
     Attempt,
     AttemptEvent,
     BreakerEvent,
+    BudgetEvent,
+    BudgetVerdict,
     CacheVerdict,
     Caller,
     ChatMessage,
     ChatRequest,
     ChatResponse,
     ChunkEvent,
+    ControlEvent,
     DeadLetter,
     EmbeddingsRequest,
     EmbeddingsResponse,
@@ -147,6 +150,13 @@ FULL: list[Any] = [
             token_keys=["t:limit:user-tpm:tokens:acme/u:1"],
             downgraded_from="smart-chat",
         ),
+        budget=BudgetVerdict(
+            action="downgrade",
+            budget="team-monthly",
+            reserved_nano=12_345,
+            slots=["t:budget:team-monthly:acme/ml:2026-12"],
+            downgraded_from="smart-chat",
+        ),
     ),
     ChunkEvent(
         request_id="req-1",
@@ -202,6 +212,7 @@ FULL: list[Any] = [
         route_reason="fallback",
         limit_action="downgrade",
         downgraded_from="smart-chat",
+        budget="team-monthly",
     ),
     DeadLetter(
         topic="turnout.requests",
@@ -221,6 +232,19 @@ FULL: list[Any] = [
         at_us=T0,
         opened_at_us=T0,
     ),
+    BudgetEvent(
+        budget="team-monthly",
+        scope="team",
+        scope_value="acme/ml",
+        period="2026-12",
+        period_end_us=T0 + 10**12,
+        threshold=0.8,
+        spent_usd=80.5,
+        limit_usd=100.0,
+        request_id="req-1",
+        at_us=T0,
+    ),
+    ControlEvent(scope="team", value="acme/ml", killed=True, at_us=T0, reason="runaway agent"),
 ]
 
 MINIMAL_CALLER = Caller(tenant="t", team="", user="u", tier="free", key_id="k")
@@ -268,6 +292,19 @@ MINIMAL: list[Any] = [
     ),
     DeadLetter(topic="t", partition=0, offset=0, value=b"", reason="", stage="s", at_us=0),
     BreakerEvent(deployment="d", state="closed", previous_state="closed", reason="", at_us=0),
+    BudgetEvent(
+        budget="b",
+        scope="global",
+        scope_value="all",
+        period="w1-0",
+        period_end_us=0,
+        threshold=1.0,
+        spent_usd=0.0,
+        limit_usd=1.0,
+        request_id="r",
+        at_us=0,
+    ),
+    ControlEvent(scope="key", value="k", killed=False, at_us=0),
 ]
 
 

@@ -94,10 +94,10 @@ def test_exactly_n_requests_per_window_across_two_workers(gateway: tuple[Stack, 
 
 def test_tokens_per_window_charge_the_estimate_before_the_call(gateway: tuple[Stack, TurnoutConfig]) -> None:
     stack, _ = gateway
-    # each request is estimated at ceil(2 chars / 4) + max_tokens 99 = 100 tokens; all are in flight
+    # each request is estimated at ceil(2 chars / 4) + 4 for the message + max_tokens 95 = 100 tokens; all are in flight
     # at once (the upstream takes 2 s), so none has settled yet: exactly 1000 / 100 are admitted
     away_from_a_window_edge()
-    replies = asyncio.run(burst(stack, "token-chat", 30, max_tokens=99))
+    replies = asyncio.run(burst(stack, "token-chat", 30, max_tokens=95))
     statuses = [r.status_code for r in replies]
     assert (statuses.count(200), statuses.count(429)) == (10, 20), [(r.status_code, r.text[:120]) for r in replies]
     assert next(r for r in replies if r.status_code == 429).headers["x-ratelimit-limit-tokens"] == "1000"

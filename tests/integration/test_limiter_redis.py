@@ -51,13 +51,13 @@ async def test_token_counters_settle_to_the_real_usage() -> None:
     client = aioredis.from_url(REDIS)
     try:
         limiter = Limiter(config(), client, f"t{uuid.uuid4().hex[:8]}")
-        admitted = await limiter.admit(CALLER, chat(max_tokens=4999), "r1")  # estimate 1 + 4999
+        admitted = await limiter.admit(CALLER, chat(max_tokens=4995), "r1")  # estimate 1 + 4 + 4995
         assert admitted.admitted and admitted.estimated_tokens == 5000
         (key,) = admitted.token_keys
         await limiter.settle(admitted.token_keys, admitted.estimated_tokens, 30)
         assert int(await client.get(key)) == 30
         # after settling, the room the estimate held is free again
-        assert (await limiter.admit(CALLER, chat(max_tokens=9969), "r2")).admitted
+        assert (await limiter.admit(CALLER, chat(max_tokens=9965), "r2")).admitted
     finally:
         await client.aclose()
 

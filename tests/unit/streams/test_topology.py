@@ -26,6 +26,8 @@ def test_stage_order() -> None:
         ("breakers", "tt.events.breakers"),
         ("records", "tt.events.requests"),
         ("dead_letters", "tt.dlq"),
+        ("budget_events", "tt.events.budgets"),
+        ("controls", "tt.control"),
     ],
 )
 def test_topic_names(name: str, topic: str) -> None:
@@ -34,7 +36,14 @@ def test_topic_names(name: str, topic: str) -> None:
 
 def test_replies_and_event_topics() -> None:
     assert TOPICS.replies("gw-1") == "tt.replies.gw-1"
-    assert TOPICS.event_topics == ("tt.events.requests", "tt.events.attempts", "tt.events.usage", "tt.events.breakers")
+    assert TOPICS.event_topics == (
+        "tt.events.requests",
+        "tt.events.attempts",
+        "tt.events.usage",
+        "tt.events.breakers",
+        "tt.events.budgets",
+        "tt.control",
+    )
 
 
 def test_split_layout_chains_one_agent_per_stage() -> None:

@@ -66,9 +66,13 @@ def test_a_rule_must_count_something() -> None:
 @pytest.mark.parametrize(
     ("request_", "estimate"),
     [
-        (ChatRequest(model="m", messages=[ChatMessage("user", "x" * 40)], max_tokens=50), 10 + 50),
-        (ChatRequest(model="m", messages=[ChatMessage("user", "abc")]), 1 + DEFAULT_OUTPUT_ESTIMATE),
+        (ChatRequest(model="m", messages=[ChatMessage("user", "x" * 40)], max_tokens=50), 10 + 4 + 50),
+        (ChatRequest(model="m", messages=[ChatMessage("user", "abc")]), 1 + 4 + DEFAULT_OUTPUT_ESTIMATE),
+        (
+            ChatRequest(model="m", messages=[ChatMessage("system", "x" * 8), ChatMessage("user", "y" * 4)]),
+            3 + 2 * 4 + DEFAULT_OUTPUT_ESTIMATE,
+        ),
     ],
 )
 def test_token_estimate(request_: ChatRequest, estimate: int) -> None:
-    assert estimate_tokens(request_) == estimate
+    assert estimate_tokens(request_).total == estimate

@@ -1,0 +1,45 @@
+"""Following a compacted topic from its start: how every worker learns the state that one writer
+keeps (breaker transitions, operator controls)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from schemas.codec import EventCodec, UndecodableEvent
+
+__all__ = ["follow_topic"]
+
+
+async def follow_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    codec: EventCodec,
+    apply: Callable[[Any], None],
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Call ``apply`` with every event of ``topic``, from its start, until cancelled. Bytes that
+    do not decode are skipped (the writer is Turnout itself; the sink keeps a copy)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
+    )
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        if ready is not None:
+            ready.set()
+        while True:
+            batches = await consumer.getmany(timeout_ms=200)
+            for messages in batches.values():
+                for message in messages:
+                    with contextlib.suppress(UndecodableEvent):
+                        apply(codec.decode(message.value or b""))
+    finally:
+        await consumer.stop()
