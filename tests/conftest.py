@@ -93,7 +93,9 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
     """Writes a test config (the example, with this test's topics, ports and paths) and loads it."""
 
     def factory(
-        limits_list: list[dict[str, Any]] | None = None, **sections: dict[str, Any]
+        limits_list: list[dict[str, Any]] | None = None,
+        budgets_list: list[dict[str, Any]] | None = None,
+        **sections: dict[str, Any],
     ) -> tuple[Path, TurnoutConfig]:
         tmp_path = tmp_path_factory.mktemp("turnout")
         data = yaml.safe_load((ROOT / "config" / "turnout.yaml").read_text())
@@ -138,6 +140,8 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
             data.setdefault(section, {}).update(values)
         if limits_list is not None:
             data["limits"] = limits_list
+        if budgets_list is not None:
+            data["budgets"] = budgets_list
         path = tmp_path / "turnout.yaml"
         path.write_text(yaml.safe_dump(data))
         return path, load_config(path)
