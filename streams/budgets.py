@@ -38,9 +38,10 @@ SLOT_TTL_GRACE_MS = 3_600_000  # a slot's hashes outlive its period by this much
 # KEYS: for each slot its :spent and :reserved hashes. ARGV[1]: the request id; ARGV[2]: now in ms;
 # ARGV[3]: the reservation's expiry in ms; ARGV[4]: 1 to ask for a downgrade past a slot's
 # downgrade mark; then for each slot its limit, the estimate, its downgrade mark (-1: none) and the
-# hashes' ttl in ms. Returns {1, 0, 0, 0} when reserved in every slot, {0, i, spent, reserved}
-# when slot i is over, {2, i, spent, reserved} when slot i is past its downgrade mark. The
-# request's own earlier reservation is not counted against it, so a replay reserves once.
+# hashes' ttl in ms. Returns {1, 0, 0, 0} when reserved in every slot; {2, i, spent, reserved} when
+# slot i is past its downgrade mark (asked before the limit: the cheaper model may still fit);
+# {0, i, spent, reserved} when slot i is over. The request's own earlier reservation is not
+# counted against it, so a replay reserves once.
 _RESERVE = """
 local rid, now, expires = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 for i = 1, #KEYS / 2 do
@@ -55,8 +56,8 @@ for i = 1, #KEYS / 2 do
   end
   local base = 4 + (i - 1) * 4
   local limit, cost, mark = tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
-  if spent + held + cost > limit then return {0, i, spent, held} end
   if ARGV[4] == '1' and mark >= 0 and spent + held >= mark then return {2, i, spent, held} end
+  if spent + held + cost > limit then return {0, i, spent, held} end
 end
 for i = 1, #KEYS / 2 do
   local base = 4 + (i - 1) * 4

@@ -38,13 +38,6 @@ from streams.topics import STAGE_ORDER
 __all__ = ["Parked", "Pipeline", "StageResult", "entering"]
 
 
-def _reserved(
-    action: str, admission: BudgetAdmission, budget: str | None = None, downgraded_from: str | None = None
-) -> BudgetVerdict:
-    slots = [s.key for s in admission.slots]
-    return BudgetVerdict(action, budget, admission.estimate_nano if slots else 0, slots, downgraded_from)
-
-
 log = logging.getLogger(__name__)
 
 
@@ -251,3 +244,10 @@ class Pipeline:
             limit.estimated_tokens,
             usage.total_tokens or usage.prompt_tokens + usage.completion_tokens,
         )
+
+
+def _reserved(
+    action: str, admission: BudgetAdmission, budget: str | None = None, downgraded_from: str | None = None
+) -> BudgetVerdict:
+    slots = [s.key for s in admission.slots]
+    return BudgetVerdict(action, budget, admission.estimate_nano if slots else 0, slots, downgraded_from)

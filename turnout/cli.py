@@ -9,6 +9,8 @@ turnout demo     --config FILE        the stack, a few dozen requests, a summary
 turnout sql      --config FILE "SQL"  query ClickHouse (through the sink when it runs)
 turnout kill     --config FILE SCOPE VALUE [--reason R]   stop every request of a tenant, team, user, feature or key
 turnout unkill   --config FILE SCOPE VALUE                lift that kill switch
+turnout eval guard FILE.jsonl         guardrails' PII recall/precision and injection rates, as JSON
+turnout eval route FILE.jsonl         the router's accuracy and cost saving on labelled prompts, as JSON
 turnout hash-key SECRET               the SHA-256 to put in a virtual key's key_sha256
 turnout bench [--quick]               Turnout beside direct calls and LiteLLM (bench/README.md)
 """
@@ -151,6 +153,21 @@ def cmd_kill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    if args.kind == "guard":
+        from turnout.guard_eval import evaluate_guard_file
+
+        result = evaluate_guard_file(args.file)
+    else:
+        from turnout.route_eval import evaluate_route_file
+
+        result = evaluate_route_file(args.file, load_config(args.config))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def cmd_hash_key(args: argparse.Namespace) -> int:
     print(hash_key(args.secret))
     return 0
@@ -201,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("value", help="acme, acme/TEAM, acme/USER, acme/FEATURE, or a key's id")
         p.add_argument("--reason", default="")
         p.set_defaults(func=cmd_kill)
+    p = with_config("eval", "quality evaluations on labelled JSONL files")
+    p.add_argument("kind", choices=["guard", "route"])
+    p.add_argument("file", type=Path)
+    p.set_defaults(func=cmd_eval)
     p = sub.add_parser("hash-key", help="print the SHA-256 of a virtual key")
     p.add_argument("secret")
     p.set_defaults(func=cmd_hash_key)

@@ -17,7 +17,7 @@ from schemas.config import KafkaConfig
 from schemas.errors import ServiceUnavailable
 from streams.topics import STAGE_ORDER, TopicNames
 
-__all__ = ["all_topics", "compacted_topics", "ensure_topics", "prepare_topics", "wait_for_group"]
+__all__ = ["all_topics", "compacted_topics", "delete_topics", "ensure_topics", "prepare_topics", "wait_for_group"]
 
 
 def compacted_topics(topics: TopicNames) -> list[str]:
@@ -78,6 +78,26 @@ def ensure_topics(
         if time.monotonic() >= deadline:
             raise ServiceUnavailable(f"Kafka topics {missing} not ready after {timeout_s} s")
         time.sleep(0.1)
+
+
+def delete_topics(kafka: KafkaConfig, timeout_s: float = 15.0) -> list[str]:
+    """Delete every topic of this deployment: ``<prefix>.*`` and Faust's ``<group>-*`` (changelogs,
+    the assignor's). For test stacks, so that a long suite does not leave the broker with thousands
+    of partitions (every client's full metadata refresh decodes them all)."""
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+    names = [
+        n
+        for n in admin.list_topics(timeout=5).topics
+        if n.startswith(f"{kafka.topic_prefix}.") or n.startswith(f"{kafka.consumer_group}-")
+    ]
+    if names:
+        for fut in admin.delete_topics(names, operation_timeout=timeout_s).values():
+            try:
+                fut.result(timeout_s)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise
+    return names
 
 
 def prepare_topics(kafka: KafkaConfig) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import httpx
 
 from schemas.config import TurnoutConfig
-from turnout.kafka_admin import wait_for_group
+from turnout.kafka_admin import delete_topics, wait_for_group
 
 __all__ = ["SIMULATOR_ENV", "Stack", "wait_until"]
 
@@ -58,6 +58,7 @@ class Stack:
         sink: bool = True,
         log_dir: str | Path | None = None,
         env: dict[str, str] | None = None,
+        delete_topics_on_stop: bool = False,
     ) -> None:
         self.config_path = str(config_path)
         self.config = config
@@ -72,6 +73,7 @@ class Stack:
             for name, value in SIMULATOR_ENV.items():
                 self.env.setdefault(name, value)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.delete_topics_on_stop = delete_topics_on_stop
 
     @property
     def base_url(self) -> str:
@@ -161,6 +163,8 @@ class Stack:
                 proc.kill()
                 proc.wait(5)
         self.processes.clear()
+        if self.delete_topics_on_stop:
+            delete_topics(self.config.kafka)
 
     def __enter__(self) -> Stack:
         self.start()

@@ -44,6 +44,8 @@ def finish(
     budget = event.budget
     if budget is not None and budget.action == "downgrade":
         limit_action, downgraded_from = "budget_downgrade", budget.downgraded_from
+    elif budget is not None and budget.action == "fail_open" and limit_action != "fail_open":
+        limit_action = "budget_fail_open"  # the budgets could not be checked (Redis down)
     reply = ReplyEvent(
         request_id=envelope.request_id,
         logical_model=envelope.request.model,

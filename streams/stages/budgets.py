@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from schemas.config import BudgetRule, DeploymentConfig
 from schemas.events import Caller
-from streams.stages.limits import TokenEstimate, scope_value
+from streams.stages.limits import TokenEstimate, applies_to, scope_value
 
 __all__ = [
     "NANO_PER_USD",
@@ -92,7 +92,7 @@ def budgets_for(
     """Every budget the request falls under, in config order; rules that do not apply are left out."""
     slots = []
     for rule in rules:
-        if (rule.tier is not None and rule.tier != caller.tier) or (rule.model is not None and rule.model != model):
+        if not applies_to(rule, caller, model):
             continue
         value = scope_value(rule.scope, caller, model)
         if value is None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from schemas.config import LimitRule
+from schemas.config import BudgetRule, LimitRule
 from schemas.events import Caller, ChatRequest
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "TOKENS_PER_MESSAGE",
     "Counter",
     "TokenEstimate",
+    "applies_to",
     "counters_for",
     "estimate_tokens",
     "scope_value",
@@ -65,6 +66,11 @@ def estimate_tokens(request: ChatRequest) -> TokenEstimate:
     return TokenEstimate(prompt, request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
 
 
+def applies_to(rule: LimitRule | BudgetRule, caller: Caller, model: str) -> bool:
+    """Whether a limit or budget filtered by tier and logical model covers this request."""
+    return (rule.tier is None or rule.tier == caller.tier) and (rule.model is None or rule.model == model)
+
+
 def scope_value(scope: str, caller: Caller, model: str) -> str | None:
     """The value a limit or budget of ``scope`` counts by; None when the request has none (no feature)."""
     if scope == "global":
@@ -85,7 +91,7 @@ def counters_for(
     """Every counter the request takes from, with its cost; rules that do not apply are left out."""
     counters = []
     for rule in rules:
-        if (rule.tier is not None and rule.tier != caller.tier) or (rule.model is not None and rule.model != model):
+        if not applies_to(rule, caller, model):
             continue
         scope = scope_value(rule.scope, caller, model)
         if scope is None:

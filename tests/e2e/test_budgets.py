@@ -233,3 +233,32 @@ def test_spend_per_caller_and_model_in_clickhouse_is_the_sum_of_request_costs(
         wait_until(ledger_agrees, 30, "the ledger and ClickHouse agree")
     finally:
         client.close()
+
+
+def test_the_ledger_survives_a_restart_of_both_workers_and_of_redis_state(
+    gateway: tuple[Stack, TurnoutConfig],
+) -> None:
+    stack, config = gateway
+    caller = Caller("acme", "platform", "demo-user", "paid", "demo")
+    (slot,) = budgets_for(config.budgets, caller, "dgb-chat", time.time(), config.kafka.topic_prefix)
+    assert slot.rule.name == f"dg-{RUN}"
+    client = redis.Redis.from_url(REDIS)
+    try:
+        spent_before = sum(int(v) for v in client.hvals(f"{slot.key}:spent"))  # type: ignore[union-attr]
+        assert spent_before == to_nano(2 * CALL_USD)  # two gpt-4o calls; the downgraded ones are another model's
+        for name in ("worker-0", "worker-1"):
+            stack.kill(name)
+        client.delete(f"{slot.key}:spent")  # Redis lost it too: only the changelog has it now
+        stack.start_worker(0)
+        stack.start_worker(1)
+
+        def restored() -> bool:
+            return sum(int(v) for v in client.hvals(f"{slot.key}:spent")) == spent_before  # type: ignore[union-attr]
+
+        wait_until(restored, 60, "the ledger's spend back in Redis")
+    finally:
+        client.close()
+    # and it is what admission reads: 2/3 of the budget is spent, so the cheaper model serves
+    (reply,) = asyncio.run(burst(stack, "dgb-chat", 1, max_tokens=5))
+    assert reply.status_code == 200, reply.text[:200]
+    assert reply.json()["choices"][0]["message"]["content"].startswith("Simulated reply from gpt-4o-mini")

@@ -4,16 +4,32 @@ counted once, alerts once per threshold, downgrade marks, lapsed reservations, f
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
 from schemas.config import TurnoutConfig, parse_config
-from schemas.events import Caller, ChatMessage, ChatRequest, Usage, UsageEvent
+from schemas.errors import BudgetExceeded, KillSwitchActive, ServiceUnavailable
+from schemas.events import (
+    BudgetVerdict,
+    Caller,
+    ChatMessage,
+    ChatRequest,
+    ControlEvent,
+    RequestEvent,
+    StageEvent,
+    Usage,
+    UsageEvent,
+)
 from streams.budgets import BudgetBook
+from streams.controls import ControlBoard
 from streams.ledger import BudgetLedger
+from streams.pipeline import Pipeline, entering
+from streams.stages.answer import Answer
 from streams.stages.budgets import to_nano
 from tests.conftest import REDIS
 
@@ -161,3 +177,107 @@ async def test_redis_down_is_reported_not_raised() -> None:
         assert admission.redis_down and not admission.reserved
     finally:
         await client.aclose()
+
+
+def pipeline_config(redis_down: str = "open") -> TurnoutConfig:
+    """Two models: ``m`` downgrades to ``cheap`` past half of the user's budget."""
+    return parse_config(
+        {
+            "providers": {"p": {"base_url": "http://127.0.0.1:9/v1"}},
+            "deployments": {
+                "d": {"provider": "p", "model": "m", "input_usd_per_mtok": 1, "output_usd_per_mtok": 1},
+                "c": {"provider": "p", "model": "c", "input_usd_per_mtok": 0.1, "output_usd_per_mtok": 0.1},
+            },
+            "models": {
+                "m": {"deployments": ["d"], "on_limit": {"downgrade_to": "cheap", "redis_down": redis_down}},
+                "cheap": {"deployments": ["c"]},
+            },
+            "budgets": [
+                {"name": "daily", "scope": "user", "usd": 4 * ESTIMATE_USD, "period": "day", "downgrade_at": 0.5}
+            ],
+            "keys": [{"id": "k", "key_sha256": "0" * 64, "tenant": "acme", "team": "t", "user": "u"}],
+        }
+    )
+
+
+def envelope(request_id: str, request: ChatRequest | None = None) -> StageEvent:
+    return entering(
+        RequestEvent(
+            request_id=request_id,
+            reply_to="x",
+            source="kafka",
+            received_at_us=0,
+            deadline_at_us=int((time.time() + 30) * 1e6),  # the pipeline reserves at the real time
+            caller=CALLER,
+            request=request or chat(),
+        )
+    )
+
+
+async def test_the_pipeline_reserves_downgrades_then_refuses_naming_the_budget(redis: Any) -> None:
+    cfg = pipeline_config()
+    budgets = BudgetBook(cfg, redis, f"t{uuid.uuid4().hex[:8]}")
+    pipeline = Pipeline(cfg, invoker=None, budgets=budgets, controls=ControlBoard())  # type: ignore[arg-type]
+    verdicts = []
+    for i in range(2):
+        admitted = await pipeline._admit(envelope(f"r{i}"))
+        assert isinstance(admitted, StageEvent) and admitted.budget is not None
+        verdicts.append((admitted.envelope.request.model, admitted.budget.action, admitted.budget.budget))
+    # half the budget is reserved: the cheaper model (a tenth of the price) serves, until even it does not fit
+    for i in range(2, 22):
+        admitted = await pipeline._admit(envelope(f"r{i}"))
+        assert isinstance(admitted, StageEvent) and admitted.budget is not None
+        verdicts.append((admitted.envelope.request.model, admitted.budget.action, admitted.budget.budget))
+    assert verdicts == [("m", "admit", None)] * 2 + [("cheap", "downgrade", "daily")] * 20
+    with pytest.raises(BudgetExceeded, match=r"Budget `daily` \(user acme/u, \$0.0004 per day\) is used up") as err:
+        await pipeline._admit(envelope("r22"))
+    assert err.value.retry_after_s is not None and err.value.retry_after_s >= 1
+    assert err.value.status == 429 and err.value.code == "budget_exceeded"
+
+
+async def test_an_answer_without_spend_gives_the_reservation_back(redis: Any) -> None:
+    cfg = config(usd=ESTIMATE_USD)
+    budgets = BudgetBook(cfg, redis, f"t{uuid.uuid4().hex[:8]}")
+    pipeline = Pipeline(cfg, invoker=None, budgets=budgets)  # type: ignore[arg-type]
+    admitted = await pipeline._admit(envelope("r0"))
+    assert isinstance(admitted, StageEvent)
+    with pytest.raises(BudgetExceeded):
+        await pipeline._admit(envelope("r1"))
+    # r0 fails in a later stage without a provider call: the answer releases what it held
+    result = await pipeline.run_stage(
+        "route",
+        replace(
+            admitted, envelope=replace(admitted.envelope, request=replace(admitted.envelope.request, model="missing"))
+        ),
+        emitter=None,
+    )  # type: ignore[arg-type]
+    assert isinstance(result, Answer) and result.record.status == 404
+    assert isinstance(await pipeline._admit(envelope("r1")), StageEvent)
+
+
+async def test_a_kill_switch_refuses_before_anything_is_taken(redis: Any) -> None:
+    cfg = config()
+    controls = ControlBoard()
+    budgets = BudgetBook(cfg, redis, f"t{uuid.uuid4().hex[:8]}")
+    pipeline = Pipeline(cfg, invoker=None, budgets=budgets, controls=controls)  # type: ignore[arg-type]
+    controls.apply(ControlEvent(scope="team", value="acme/t", killed=True, at_us=1, reason="incident 42"))
+    with pytest.raises(KillSwitchActive, match="team `acme/t`: incident 42"):
+        await pipeline._admit(envelope("r0"))
+    (slot,) = budgets.slots_for(CALLER, "m", NOW_S)
+    assert await redis.hlen(f"{slot.key}:reserved") == 0
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_unreachable_redis_fails_open_or_closed_for_budgets(mode: str) -> None:
+    cfg = pipeline_config(redis_down=mode)
+    dead = aioredis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.2, socket_timeout=0.2)
+    pipeline = Pipeline(cfg, invoker=None, budgets=BudgetBook(cfg, dead, "t"))  # type: ignore[arg-type]
+    try:
+        if mode == "open":
+            admitted = await pipeline._admit(envelope("r0"))
+            assert isinstance(admitted, StageEvent) and admitted.budget == BudgetVerdict("fail_open")
+        else:
+            with pytest.raises(ServiceUnavailable, match="Budgets cannot be checked"):
+                await pipeline._admit(envelope("r0"))
+    finally:
+        await dead.aclose()

@@ -34,7 +34,9 @@ def chat(text: str, *, model: str = "smart-chat", stream: bool = False) -> ChatR
 @pytest.fixture(scope="module", params=["split", "fused"])
 def workers(request: pytest.FixtureRequest, make_config: Any) -> Iterator[tuple[str, TurnoutConfig]]:
     path, config = make_config(topology={"layout": request.param})
-    with Stack(path, config, workers=1, gateway=False, sink=False, log_dir=path.parent / "logs") as stack:
+    with Stack(
+        path, config, workers=1, gateway=False, sink=False, log_dir=path.parent / "logs", delete_topics_on_stop=True
+    ) as stack:
         yield request.param, config
         assert stack.all_alive(), "a worker died during the tests"
 
