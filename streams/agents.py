@@ -27,6 +27,7 @@ __all__ = ["StageHandler"]
 log = logging.getLogger(__name__)
 
 PARKED_POLL_S = 0.2  # how often a parked request looks for capacity; it gives up this long before its deadline
+REPLY_GRACE_S = 2.0  # past its deadline plus this, a request's reply is not sent: its caller has given up
 
 
 class StageHandler:
@@ -101,10 +102,11 @@ class StageHandler:
             acks = [await self._emitter.send(self._topics.parked, event.envelope.request_id, event)]
         elif isinstance(result, Answer):
             request_id = result.reply.request_id
-            acks = [
-                await self._emitter.send(result.reply_to, request_id, result.reply),
-                await self._emitter.send(self._topics.records, request_id, result.record),
-            ]
+            acks = [await self._emitter.send(self._topics.records, request_id, result.record)]
+            if now_us() <= result.deadline_at_us + REPLY_GRACE_S * 1e6:
+                acks.append(await self._emitter.send(result.reply_to, request_id, result.reply))
+            else:  # the ingress answered 504 already; a client that left may have no topic any more
+                log.info("request %s answered after its deadline: the record is kept, the reply dropped", request_id)
         else:
             assert self.spec.output_topic is not None
             acks = [await self._emitter.send(self.spec.output_topic, result.envelope.request_id, result)]

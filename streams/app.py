@@ -27,6 +27,7 @@ from streams.invoker import Invoker, now_us
 from streams.kafka_transport import LowLatencyTransport
 from streams.ledger import BudgetLedger
 from streams.limiter import Limiter
+from streams.metrics import Metrics
 from streams.pipeline import Pipeline
 from streams.providers.transport import ProviderTransport
 from streams.topics import TopicNames
@@ -78,18 +79,25 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     transport = ProviderTransport(dict(config.providers))
     redis = aioredis.from_url(config.redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
     board = BreakerBoard(config.breakers, redis, lease_prefix=kafka.topic_prefix)
-    limiter = Limiter(config, redis, kafka.topic_prefix)
-    budgets = BudgetBook(config, redis, kafka.topic_prefix)
+    metrics = Metrics()
+    limiter = Limiter(config, redis, kafka.topic_prefix, metrics)
+    budgets = BudgetBook(config, redis, kafka.topic_prefix, metrics)
     controls = ControlBoard()
     invoker = Invoker(config, transport, topics, breakers=board)
-    pipeline = Pipeline(config, invoker, limiter=limiter, budgets=budgets, controls=controls)
+    pipeline = Pipeline(config, invoker, limiter=limiter, budgets=budgets, controls=controls, metrics=metrics)
     emitter = FaustEmitter(app.producer, codec)
 
     def raw_topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, partitions=kafka.partitions)
 
     _add_breakers(app, config, topics, codec, emitter, board, raw_topic)
-    _add_budgets(app, config, topics, codec, emitter, budgets, raw_topic)
+    _add_budgets(app, config, topics, codec, emitter, budgets, raw_topic, metrics)
+
+    if web_port is not None:
+
+        @app.page("/metrics")
+        async def serve_metrics(view: Any, request: Any) -> Any:
+            return view.text(metrics.render(), content_type="text/plain; version=0.0.4")
 
     @app.task
     async def follow_controls() -> None:
@@ -153,6 +161,7 @@ def _add_budgets(
     emitter: FaustEmitter,
     book: BudgetBook,
     raw_topic: Any,
+    metrics: Metrics,
 ) -> None:
     """The ledger agent (usage in; spend, settlements and alerts out) and its resync timer."""
     if not config.budgets:
@@ -175,6 +184,7 @@ def _add_budgets(
                 log.exception("ledger could not settle request %s", usage.request_id)
                 continue
             for alert in alerts:
+                metrics.inc("turnout_budget_alerts_total", budget=alert.budget)
                 await _announce(alert, emitter, topics, webhooks)
 
     @app.timer(RESYNC_S)

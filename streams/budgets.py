@@ -25,6 +25,7 @@ from typing import Any
 
 from schemas.config import TurnoutConfig
 from schemas.events import Caller, ChatRequest
+from streams.metrics import Metrics
 from streams.stages.budgets import BudgetSlot, budgets_for, estimate_cost_nano
 from streams.stages.limits import estimate_tokens
 
@@ -131,7 +132,8 @@ def _ttl_until(end_s: float, now_s: float) -> int:
 
 
 class BudgetBook:
-    def __init__(self, config: TurnoutConfig, redis: Any, prefix: str) -> None:
+    def __init__(self, config: TurnoutConfig, redis: Any, prefix: str, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics or Metrics()
         self._config = config
         self._rules = config.budgets
         self._prefix = prefix
@@ -178,6 +180,7 @@ class BudgetBook:
             status, index, spent, held = await self._reserve(keys=keys, args=args)
         except Exception as exc:
             log.warning("budgets unavailable (%s)", exc)
+            self._metrics.inc("turnout_redis_unavailable_total", part="budgets")
             return BudgetAdmission(False, estimate, slots, redis_down=True)
         if status == 1:
             return BudgetAdmission(True, estimate, slots)

@@ -14,6 +14,7 @@ from typing import Any
 
 from schemas.config import TurnoutConfig
 from schemas.events import Caller, ChatRequest
+from streams.metrics import Metrics
 from streams.stages.limits import Counter, counters_for, estimate_tokens
 
 __all__ = ["Admission", "Limiter"]
@@ -72,7 +73,8 @@ class Admission:
 
 
 class Limiter:
-    def __init__(self, config: TurnoutConfig, redis: Any, prefix: str) -> None:
+    def __init__(self, config: TurnoutConfig, redis: Any, prefix: str, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics or Metrics()
         self._rules = config.limits
         self._redis = redis
         self._prefix = prefix
@@ -97,6 +99,7 @@ class Limiter:
             admitted, index = await self._script(keys=keys, args=args)
         except Exception as exc:
             log.warning("rate limits unavailable (%s)", exc)
+            self._metrics.inc("turnout_redis_unavailable_total", part="limits")
             return Admission(False, estimate, redis_down=True)
         if not admitted:
             return Admission(False, estimate, limited_by=counters[int(index) - 1])

@@ -26,6 +26,7 @@ from streams.controls import ControlBoard
 from streams.emitter import Emitter
 from streams.invoker import Invoker, now_us
 from streams.limiter import Limiter
+from streams.metrics import Metrics
 from streams.stages.answer import Answer, finish
 from streams.stages.budgets import NANO_PER_USD
 from streams.stages.cache import check_cache
@@ -65,7 +66,9 @@ class Pipeline:
         limiter: Limiter | None = None,
         budgets: BudgetBook | None = None,
         controls: ControlBoard | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._config = config
         self._invoker = invoker
         self._clock = clock
@@ -139,6 +142,7 @@ class Pipeline:
         parked, or an error to raise."""
         kill = self._controls.kill_for(event.envelope.caller) if self._controls is not None else None
         if kill is not None:
+            self._metrics.inc("turnout_admission_refused_total", reason="kill_switch")
             why = f": {kill.reason}" if kill.reason else "."
             raise KillSwitchActive(f"An operator has stopped requests for the {kill.scope} `{kill.value}`{why}")
         admitted = await self._admit_limits(event, waited)
@@ -180,6 +184,7 @@ class Pipeline:
                 )
         if policy.action == "queue":
             return Parked(event)
+        self._metrics.inc("turnout_admission_refused_total", reason="rate_limit")
         raise RateLimited(
             f"Rate limit `{over.rule}` reached: {over.limit} {over.kind} per {over.window_s} s.",
             retry_after_s=max(1.0, admission.retry_after_s(self._clock() / 1e6)),
@@ -203,6 +208,7 @@ class Pipeline:
             again = await book.reserve(caller, target, envelope.request_id, deadline, allow_downgrade=False)
             if again.reserved and target is not request:
                 verdict = _reserved("downgrade", again, admission.downgrade.rule.name, request.model)
+                self._metrics.inc("turnout_budget_downgrades_total", budget=admission.downgrade.rule.name)
                 return replace(event, envelope=replace(envelope, request=target), budget=verdict)
             admission = again
         if admission.reserved:
@@ -213,6 +219,7 @@ class Pipeline:
             return replace(event, budget=BudgetVerdict("fail_open"))
         over = admission.over
         assert over is not None
+        self._metrics.inc("turnout_admission_refused_total", reason="budget")
         used = (admission.spent_nano + admission.held_nano) / NANO_PER_USD
         resets_s = max(1.0, over.period.end_s - self._clock() / 1e6)
         raise BudgetExceeded(

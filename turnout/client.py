@@ -2,7 +2,10 @@
 
 Batch and async workloads use it to send thousands of requests through the same stages, limits and
 logging as HTTP traffic; the ingress uses it too. Each client owns a reply topic
-(``<prefix>.replies.<instance_id>``, one partition) that it creates on start and deletes on stop.
+(``<prefix>.replies.<instance_id>``, one partition, six hours' retention) that it creates on start
+and leaves in place on stop: a reply still on its way must find its topic, or the worker's producer
+would hold it (and the agent awaiting it) for its whole request timeout. Give a long-lived client a
+stable ``instance_id`` to reuse its topic across restarts.
 At most ``max_in_flight`` requests are outstanding at once: ``submit`` waits for room
 (backpressure) rather than piling requests onto the broker.
 
@@ -199,10 +202,6 @@ class TurnoutClient:
         await asyncio.to_thread(self._producer.flush, 2)
         if self._consumer is not None:
             self._consumer.close()
-        try:
-            AdminClient({"bootstrap.servers": self._bootstrap}).delete_topics([self.reply_topic])
-        except KafkaException:
-            log.warning("could not delete reply topic %s", self.reply_topic)
 
     # -- sending ------------------------------------------------------------------------------
     def new_request(

@@ -16,6 +16,7 @@ class Answer:
     reply: ReplyEvent
     record: RequestRecord
     reply_to: str
+    deadline_at_us: int = 0  # the request's deadline: past it (and a grace), nobody waits for the reply
 
 
 def finish(
@@ -84,4 +85,4 @@ def finish(
         downgraded_from=downgraded_from,
         budget=budget.budget if budget is not None else None,
     )
-    return Answer(reply=reply, record=record, reply_to=envelope.reply_to)
+    return Answer(reply=reply, record=record, reply_to=envelope.reply_to, deadline_at_us=envelope.deadline_at_us)

@@ -28,6 +28,7 @@ from schemas.events import (
 from streams.budgets import BudgetBook
 from streams.controls import ControlBoard
 from streams.ledger import BudgetLedger
+from streams.metrics import Metrics
 from streams.pipeline import Pipeline, entering
 from streams.stages.answer import Answer
 from streams.stages.budgets import to_nano
@@ -271,7 +272,8 @@ async def test_a_kill_switch_refuses_before_anything_is_taken(redis: Any) -> Non
 async def test_unreachable_redis_fails_open_or_closed_for_budgets(mode: str) -> None:
     cfg = pipeline_config(redis_down=mode)
     dead = aioredis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.2, socket_timeout=0.2)
-    pipeline = Pipeline(cfg, invoker=None, budgets=BudgetBook(cfg, dead, "t"))  # type: ignore[arg-type]
+    metrics = Metrics()
+    pipeline = Pipeline(cfg, invoker=None, budgets=BudgetBook(cfg, dead, "t", metrics))  # type: ignore[arg-type]
     try:
         if mode == "open":
             admitted = await pipeline._admit(envelope("r0"))
@@ -279,5 +281,6 @@ async def test_unreachable_redis_fails_open_or_closed_for_budgets(mode: str) -> 
         else:
             with pytest.raises(ServiceUnavailable, match="Budgets cannot be checked"):
                 await pipeline._admit(envelope("r0"))
+        assert metrics.value("turnout_redis_unavailable_total", part="budgets") == 1
     finally:
         await dead.aclose()

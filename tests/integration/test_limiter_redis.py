@@ -12,6 +12,7 @@ from schemas.config import TurnoutConfig, parse_config
 from schemas.errors import ServiceUnavailable
 from schemas.events import Caller, ChatMessage, ChatRequest, RequestEvent
 from streams.limiter import Limiter
+from streams.metrics import Metrics
 from streams.pipeline import Pipeline, entering
 from tests.conftest import REDIS
 
@@ -82,7 +83,8 @@ async def test_a_replayed_request_gets_its_first_answer_and_is_not_charged_again
 async def test_unreachable_redis_fails_open_or_closed_as_the_model_says(mode: str) -> None:
     cfg = config(redis_down=mode)
     dead = aioredis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.2, socket_timeout=0.2)
-    pipeline = Pipeline(cfg, invoker=None, limiter=Limiter(cfg, dead, "t"))  # type: ignore[arg-type]  # admission only
+    metrics = Metrics()
+    pipeline = Pipeline(cfg, invoker=None, limiter=Limiter(cfg, dead, "t", metrics))  # type: ignore[arg-type]
     event = entering(
         RequestEvent(
             request_id="r",
@@ -101,5 +103,6 @@ async def test_unreachable_redis_fails_open_or_closed_as_the_model_says(mode: st
         else:
             with pytest.raises(ServiceUnavailable):
                 await pipeline._admit(event)
+        assert metrics.value("turnout_redis_unavailable_total", part="limits") == 1
     finally:
         await dead.aclose()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
 
 from schemas.config import TurnoutConfig
@@ -20,8 +23,10 @@ from schemas.events import (
     UsageEvent,
 )
 from streams.topics import STAGE_ORDER, TopicNames
+from tests.conftest import free_port
 from tests.integration.kafka_io import produce, read_until
 from turnout.client import TurnoutClient
+from turnout.controls import set_kill_switch
 from turnout.stack import Stack
 
 CALLER = Caller(tenant="acme", team="platform", user="u1", tier="paid", key_id="demo", feature="tests")
@@ -33,7 +38,7 @@ def chat(text: str, *, model: str = "smart-chat", stream: bool = False) -> ChatR
 
 @pytest.fixture(scope="module", params=["split", "fused"])
 def workers(request: pytest.FixtureRequest, make_config: Any) -> Iterator[tuple[str, TurnoutConfig]]:
-    path, config = make_config(topology={"layout": request.param})
+    path, config = make_config(topology={"layout": request.param, "web_port": free_port()})
     with Stack(
         path, config, workers=1, gateway=False, sink=False, log_dir=path.parent / "logs", delete_topics_on_stop=True
     ) as stack:
@@ -105,6 +110,30 @@ async def test_a_stream_arrives_as_chunks_then_one_reply(client: TurnoutClient) 
 async def test_unknown_model_is_answered_with_404(client: TurnoutClient) -> None:
     reply = await client.complete(chat("hi", model="no-such-model"), CALLER)
     assert reply.error is not None and reply.error.status == 404 and reply.error.code == "model_not_found"
+
+
+async def test_a_kill_switch_from_the_control_topic_refuses_and_is_counted(
+    workers: tuple[str, TurnoutConfig], client: TurnoutClient
+) -> None:
+    _, config = workers
+    caller = replace(CALLER, feature=f"kill-{config.kafka.topic_prefix}")
+    set_kill_switch(config.kafka, "feature", f"acme/{caller.feature}", killed=True, reason="test")
+    metrics_url = f"http://127.0.0.1:{config.topology.web_port}/metrics"
+
+    async def refused() -> bool:
+        reply = await client.complete(chat("stop"), caller, timeout_s=10)
+        return reply.error is not None and reply.error.code == "kill_switch"
+
+    deadline = time.monotonic() + 10
+    while not await refused():
+        assert time.monotonic() < deadline, "the kill switch never took effect"
+    page = httpx.get(metrics_url, timeout=5)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+    assert 'turnout_admission_refused_total{reason="kill_switch"} 1' in page.text.splitlines()
+    set_kill_switch(config.kafka, "feature", f"acme/{caller.feature}", killed=False)
+    deadline = time.monotonic() + 10
+    while (await client.complete(chat("go"), caller, timeout_s=10)).error is not None:
+        assert time.monotonic() < deadline, "the kill switch was never lifted"
 
 
 async def test_undecodable_messages_go_to_the_dead_letter_topic(
