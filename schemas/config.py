@@ -32,6 +32,7 @@ __all__ = [
     "ProviderConfig",
     "RedisConfig",
     "RetryConfig",
+    "RoutingConfig",
     "SinkConfig",
     "TopologyConfig",
     "TurnoutConfig",
@@ -179,12 +180,37 @@ class OnLimitConfig(_Model):
         return self
 
 
+class RoutingConfig(_Model):
+    """How a logical model picks the logical model that serves a request, in this order: by the
+    caller's ``tier``; by ``weights`` (an A/B split, sticky per user); by complexity (``simple``
+    prompts to the cheaper model). The first that applies decides; otherwise the model serves itself."""
+
+    tiers: dict[str, str] = Field(default_factory=dict, description="Caller tier -> logical model.")
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="Logical model -> weight; the model itself may be one of them."
+    )
+    simple: str | None = Field(None, description="The logical model for requests the classifier calls simple.")
+    complexity_threshold: float | None = Field(
+        None, gt=0, lt=1, description="Score from which a request is complex; the shipped model's when null."
+    )
+
+    @model_validator(mode="after")
+    def _positive_weights(self) -> RoutingConfig:
+        if any(w < 0 for w in self.weights.values()) or (self.weights and sum(self.weights.values()) <= 0):
+            raise ValueError("weights must be >= 0 and not all 0")
+        return self
+
+    def targets(self) -> list[str]:
+        return [*self.tiers.values(), *self.weights, *([self.simple] if self.simple else [])]
+
+
 class LogicalModelConfig(_Model):
     deployments: tuple[str, ...] = Field(min_length=1, description="Primary first, then fallbacks.")
     description: str = ""
     fallback_on: tuple[FallbackTrigger, ...] = Field(DEFAULT_TRIGGERS, description="Errors that move to the next.")
     retry: RetryConfig = Field(default_factory=RetryConfig)
     on_limit: OnLimitConfig = Field(default_factory=OnLimitConfig)
+    routing: RoutingConfig | None = None
 
 
 class LimitRule(_Model):
@@ -284,6 +310,12 @@ class TurnoutConfig(_Model):
             target = model.on_limit.downgrade_to
             if target is not None and target not in self.models:
                 problems.append(f"models.{name}.on_limit.downgrade_to: unknown model {target!r}")
+        for name, model in self.models.items():
+            for target in model.routing.targets() if model.routing else ():
+                if target not in self.models:
+                    problems.append(f"models.{name}.routing: unknown model {target!r}")
+                elif target != name and self.models[target].routing is not None:
+                    problems.append(f"models.{name}.routing: {target!r} routes again; route to a model without routing")
         for i, rule in enumerate(self.limits):
             if rule.model is not None and rule.model not in self.models:
                 problems.append(f"limits.{i}.model: unknown model {rule.model!r}")

@@ -302,6 +302,8 @@ class RequestRecord:
     limit_action: str = ""
     downgraded_from: str | None = None
     budget: str | None = None
+    routed_model: str = ""
+    route_score: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,8 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "limit_action",
         "downgraded_from",
         "budget",
+        "routed_model",
+        "route_score",
     ],
     "attempts": [
         "request_id",
@@ -151,6 +153,8 @@ def request_row(r: RequestRecord) -> list[Any]:
         r.limit_action,
         r.downgraded_from or "",
         r.budget or "",
+        r.routed_model,
+        r.route_score,
     ]
 
 

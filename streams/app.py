@@ -30,6 +30,7 @@ from streams.limiter import Limiter
 from streams.metrics import Metrics
 from streams.pipeline import Pipeline
 from streams.providers.transport import ProviderTransport
+from streams.routing.classifier import ComplexityModel
 from streams.topics import TopicNames
 from streams.topology import agent_specs, parked_spec
 
@@ -84,7 +85,10 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     budgets = BudgetBook(config, redis, kafka.topic_prefix, metrics)
     controls = ControlBoard()
     invoker = Invoker(config, transport, topics, breakers=board)
-    pipeline = Pipeline(config, invoker, limiter=limiter, budgets=budgets, controls=controls, metrics=metrics)
+    complexity = ComplexityModel.load() if any(m.routing and m.routing.simple for m in config.models.values()) else None
+    pipeline = Pipeline(
+        config, invoker, limiter=limiter, budgets=budgets, controls=controls, metrics=metrics, complexity=complexity
+    )
     emitter = FaustEmitter(app.producer, codec)
 
     def raw_topic(name: str) -> faust.TopicT:

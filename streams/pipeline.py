@@ -27,6 +27,7 @@ from streams.emitter import Emitter
 from streams.invoker import Invoker, now_us
 from streams.limiter import Limiter
 from streams.metrics import Metrics
+from streams.routing.classifier import ComplexityModel
 from streams.stages.answer import Answer, finish
 from streams.stages.budgets import NANO_PER_USD
 from streams.stages.cache import check_cache
@@ -67,8 +68,10 @@ class Pipeline:
         budgets: BudgetBook | None = None,
         controls: ControlBoard | None = None,
         metrics: Metrics | None = None,
+        complexity: ComplexityModel | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self._complexity = complexity
         self._config = config
         self._invoker = invoker
         self._clock = clock
@@ -112,7 +115,7 @@ class Pipeline:
         if stage == "cache":
             return replace(event, cache=check_cache(event))
         if stage == "route":
-            return replace(event, route=decide_route(self._config, event))
+            return replace(event, route=decide_route(self._config, event, self._complexity))
         if stage == "invoke":
             outcome = await self._invoker.invoke(event, emitter)
             if outcome.error is not None:

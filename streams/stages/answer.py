@@ -84,5 +84,7 @@ def finish(
         limit_action=limit_action,
         downgraded_from=downgraded_from,
         budget=budget.budget if budget is not None else None,
+        routed_model=route.logical_model if route else "",
+        route_score=route.score if route else None,
     )
     return Answer(reply=reply, record=record, reply_to=envelope.reply_to, deadline_at_us=envelope.deadline_at_us)

@@ -213,6 +213,8 @@ FULL: list[Any] = [
         limit_action="downgrade",
         downgraded_from="smart-chat",
         budget="team-monthly",
+        routed_model="best-cheap-chat",
+        route_score=0.12,
     ),
     DeadLetter(
         topic="turnout.requests",

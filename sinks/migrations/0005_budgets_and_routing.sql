@@ -1,6 +1,9 @@
 -- Budgets: the budget that downgraded or refused a request, every alert threshold reached, every
 -- operator kill switch set or lifted; and spend per caller and model per day, from the usage rows.
+-- Routing: the logical model that served a request and the complexity score that chose it.
 ALTER TABLE {db}.requests ADD COLUMN IF NOT EXISTS budget LowCardinality(String) DEFAULT '';
+ALTER TABLE {db}.requests ADD COLUMN IF NOT EXISTS routed_model LowCardinality(String) DEFAULT '';
+ALTER TABLE {db}.requests ADD COLUMN IF NOT EXISTS route_score Nullable(Float64);
 
 CREATE TABLE IF NOT EXISTS {db}.budget_events
 (
