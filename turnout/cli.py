@@ -11,6 +11,7 @@ turnout kill     --config FILE SCOPE VALUE [--reason R]   stop every request of 
 turnout unkill   --config FILE SCOPE VALUE                lift that kill switch
 turnout eval guard FILE.jsonl         guardrails' PII recall/precision and injection rates, as JSON
 turnout eval route FILE.jsonl         the router's accuracy and cost saving on labelled prompts, as JSON
+turnout eval cache FILE.jsonl         the semantic cache's precision, recall and lookup latency on pairs, as JSON
 turnout hash-key SECRET               the SHA-256 to put in a virtual key's key_sha256
 turnout bench [--quick]               Turnout beside direct calls and LiteLLM (bench/README.md)
 """
@@ -160,6 +161,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from turnout.guard_eval import evaluate_guard_file
 
         result = evaluate_guard_file(args.file)
+    elif args.kind == "cache":
+        from turnout.cache_eval import evaluate_cache_file
+
+        result = evaluate_cache_file(args.file)
     else:
         from turnout.route_eval import evaluate_route_file
 
@@ -219,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--reason", default="")
         p.set_defaults(func=cmd_kill)
     p = with_config("eval", "quality evaluations on labelled JSONL files")
-    p.add_argument("kind", choices=["guard", "route"])
+    p.add_argument("kind", choices=["guard", "route", "cache"])
     p.add_argument("file", type=Path)
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("hash-key", help="print the SHA-256 of a virtual key")
