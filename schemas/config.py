@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -25,6 +26,7 @@ __all__ = [
     "ConfigError",
     "DeploymentConfig",
     "GatewayConfig",
+    "GuardrailsConfig",
     "KafkaConfig",
     "LimitRule",
     "LogicalModelConfig",
@@ -204,6 +206,62 @@ class RoutingConfig(_Model):
         return [*self.tiers.values(), *self.weights, *([self.simple] if self.simple else [])]
 
 
+PII_TYPES = ("EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS", "API_KEY", "PRIVATE_KEY", "PASSWORD")
+
+
+class PiiGuardConfig(_Model):
+    """PII and secrets in the request: replaced by typed placeholders before the provider sees them
+    (``redact``), refused (``block``), or let through and recorded (``flag``)."""
+
+    action: Literal["redact", "block", "flag", "off"] = "redact"
+    types: tuple[Literal[PII_TYPES], ...] = PII_TYPES  # type: ignore[valid-type]
+    restore: bool = Field(False, description="Put the caller's own values back into the reply.")
+
+
+class InjectionGuardConfig(_Model):
+    action: Literal["block", "flag", "off"] = "flag"
+    threshold: float = Field(0.5, gt=0, le=1)
+
+
+class BannedGuardConfig(_Model):
+    """Regexes and keywords that must never reach a public provider (internal hosts, code names)."""
+
+    action: Literal["block", "redact", "flag"] = "block"
+    patterns: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> BannedGuardConfig:
+        for pattern in self.patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} does not compile: {exc}") from None
+        return self
+
+
+class ContentGuardConfig(_Model):
+    """Harmful or off-policy output: the built-in categories, or ``categories`` (name -> regexes)."""
+
+    action: Literal["block", "flag", "off"] = "flag"
+    categories: dict[str, tuple[str, ...]] | None = None
+
+
+class JsonGuardConfig(_Model):
+    """A reply that the request promised as JSON (``response_format``) and that is not: ask again
+    once with the error fed back (``retry``), or answer an error (``fail``)."""
+
+    on_invalid: Literal["retry", "fail", "off"] = "retry"
+
+
+class GuardrailsConfig(_Model):
+    pii: PiiGuardConfig = Field(default_factory=PiiGuardConfig)
+    injection: InjectionGuardConfig = Field(default_factory=InjectionGuardConfig)
+    banned: BannedGuardConfig = Field(default_factory=BannedGuardConfig)
+    content: ContentGuardConfig = Field(default_factory=ContentGuardConfig)
+    json_output: JsonGuardConfig = Field(default_factory=JsonGuardConfig)
+
+
 class LogicalModelConfig(_Model):
     deployments: tuple[str, ...] = Field(min_length=1, description="Primary first, then fallbacks.")
     description: str = ""
@@ -211,6 +269,7 @@ class LogicalModelConfig(_Model):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     on_limit: OnLimitConfig = Field(default_factory=OnLimitConfig)
     routing: RoutingConfig | None = None
+    guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
 
 
 class LimitRule(_Model):

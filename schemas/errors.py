@@ -3,7 +3,8 @@
     TurnoutError                      500 api_error
     ├── InvalidRequest                400 invalid_request_error
     │   ├── PayloadTooLarge           413 invalid_request_error
-    │   └── ContextWindowExceeded     400 invalid_request_error  (code context_length_exceeded)
+    │   ├── ContextWindowExceeded     400 invalid_request_error  (code context_length_exceeded)
+    │   └── GuardrailBlocked          400 invalid_request_error  (code guardrail_blocked: names the guardrail)
     ├── AuthenticationFailed          401 authentication_error
     ├── PermissionDenied              403 permission_error
     │   └── KillSwitchActive          403 permission_error       (code kill_switch: an operator stopped this caller)
@@ -11,6 +12,7 @@
     ├── RateLimited                   429 rate_limit_error       (the gateway's own limits)
     │   └── BudgetExceeded            429 insufficient_quota     (code budget_exceeded: a spending budget is used up)
     ├── GatewayTimeout                504 timeout                (the request's deadline passed)
+    ├── InvalidOutput                 502 upstream_error         (code invalid_output: not the JSON it promised)
     ├── ServiceUnavailable            503 service_unavailable    (Kafka or another part is down)
     │   ├── CircuitOpen               503 service_unavailable    (a deployment skipped: its breaker is open)
     │   └── AllDeploymentsFailed      503 service_unavailable    (every deployment of the route failed)
@@ -39,6 +41,8 @@ __all__ = [
     "CircuitOpen",
     "ContextWindowExceeded",
     "GatewayTimeout",
+    "GuardrailBlocked",
+    "InvalidOutput",
     "InvalidRequest",
     "KillSwitchActive",
     "ModelNotFound",
@@ -123,6 +127,16 @@ class PayloadTooLarge(InvalidRequest):
 
 class ContextWindowExceeded(InvalidRequest):
     code = "context_length_exceeded"
+
+
+class GuardrailBlocked(InvalidRequest):
+    code = "guardrail_blocked"
+
+
+class InvalidOutput(TurnoutError):
+    status = 502
+    type = "upstream_error"
+    code = "invalid_output"
 
 
 class AuthenticationFailed(TurnoutError):

@@ -28,6 +28,7 @@ __all__ = [
     "EmbeddingsRequest",
     "EmbeddingsResponse",
     "ErrorInfo",
+    "GuardEvent",
     "GuardVerdict",
     "LimitVerdict",
     "ReplyEvent",
@@ -135,6 +136,7 @@ class Attempt:
 class GuardVerdict:
     action: str
     findings: list[str] = field(default_factory=list)
+    latency_us: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +306,7 @@ class RequestRecord:
     budget: str | None = None
     routed_model: str = ""
     route_score: float | None = None
+    guard_us: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +349,22 @@ class BudgetEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class GuardEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.GuardEvent"
+    request_id: str
+    tenant: str
+    logical_model: str
+    stage: str
+    guardrail: str
+    action: str
+    category: str
+    at_us: int
+    count: int = 1
+    score: float | None = None
+    latency_us: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ControlEvent:
     AVRO_NAME: ClassVar[str] = "turnout.ControlEvent"
     scope: str
@@ -367,4 +386,5 @@ EVENT_TYPES: tuple[type, ...] = (
     BreakerEvent,
     BudgetEvent,
     ControlEvent,
+    GuardEvent,
 )

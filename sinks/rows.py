@@ -11,6 +11,7 @@ from schemas.events import (
     BreakerEvent,
     BudgetEvent,
     ControlEvent,
+    GuardEvent,
     RequestRecord,
     UsageEvent,
 )
@@ -71,6 +72,7 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "budget",
         "routed_model",
         "route_score",
+        "guard_us",
     ],
     "attempts": [
         "request_id",
@@ -100,6 +102,19 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "at",
     ],
     "control_events": ["scope", "value", "killed", "reason", "at"],
+    "guard_events": [
+        "request_id",
+        "tenant",
+        "logical_model",
+        "stage",
+        "guardrail",
+        "action",
+        "category",
+        "count",
+        "score",
+        "latency_us",
+        "at",
+    ],
     "usage": [
         "request_id",
         "tenant",
@@ -155,6 +170,7 @@ def request_row(r: RequestRecord) -> list[Any]:
         r.budget or "",
         r.routed_model,
         r.route_score,
+        r.guard_us,
     ]
 
 
@@ -218,6 +234,22 @@ def control_row(e: ControlEvent) -> list[Any]:
     return [e.scope, e.value, e.killed, e.reason, _ts(e.at_us)]
 
 
+def guard_row(e: GuardEvent) -> list[Any]:
+    return [
+        e.request_id,
+        e.tenant,
+        e.logical_model,
+        e.stage,
+        e.guardrail,
+        e.action,
+        e.category,
+        e.count,
+        e.score,
+        e.latency_us,
+        _ts(e.at_us),
+    ]
+
+
 def row_for(event: Any) -> tuple[str, list[Any]] | None:
     """The table and row for an event, or None for events no table holds."""
     if isinstance(event, RequestRecord):
@@ -232,4 +264,6 @@ def row_for(event: Any) -> tuple[str, list[Any]] | None:
         return "budget_events", budget_row(event)
     if isinstance(event, ControlEvent):
         return "control_events", control_row(event)
+    if isinstance(event, GuardEvent):
+        return "guard_events", guard_row(event)
     return None

@@ -33,6 +33,7 @@ from streams.providers.transport import ProviderTransport
 from streams.routing.classifier import ComplexityModel
 from streams.topics import TopicNames
 from streams.topology import agent_specs, parked_spec
+from streams.vault import PlaceholderVault
 
 __all__ = ["TurnoutApp", "build_app"]
 
@@ -87,7 +88,15 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     invoker = Invoker(config, transport, topics, breakers=board)
     complexity = ComplexityModel.load() if any(m.routing and m.routing.simple for m in config.models.values()) else None
     pipeline = Pipeline(
-        config, invoker, limiter=limiter, budgets=budgets, controls=controls, metrics=metrics, complexity=complexity
+        config,
+        invoker,
+        limiter=limiter,
+        budgets=budgets,
+        controls=controls,
+        metrics=metrics,
+        complexity=complexity,
+        topics=topics,
+        vault=PlaceholderVault(redis, kafka.topic_prefix),
     )
     emitter = FaustEmitter(app.producer, codec)
 

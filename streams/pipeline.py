@@ -24,6 +24,7 @@ from schemas.events import BudgetVerdict, LimitVerdict, RequestEvent, StageEvent
 from streams.budgets import BudgetAdmission, BudgetBook
 from streams.controls import ControlBoard
 from streams.emitter import Emitter
+from streams.guarding import Guards
 from streams.invoker import Invoker, now_us
 from streams.limiter import Limiter
 from streams.metrics import Metrics
@@ -32,10 +33,9 @@ from streams.stages.answer import Answer, finish
 from streams.stages.budgets import NANO_PER_USD
 from streams.stages.cache import check_cache
 from streams.stages.cost import cost_usd
-from streams.stages.input_guard import check_input
-from streams.stages.output_guard import check_output
 from streams.stages.route import decide_route
-from streams.topics import STAGE_ORDER
+from streams.topics import STAGE_ORDER, TopicNames
+from streams.vault import PlaceholderVault
 
 __all__ = ["Parked", "Pipeline", "StageResult", "entering"]
 
@@ -69,9 +69,12 @@ class Pipeline:
         controls: ControlBoard | None = None,
         metrics: Metrics | None = None,
         complexity: ComplexityModel | None = None,
+        topics: TopicNames | None = None,
+        vault: PlaceholderVault | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
         self._complexity = complexity
+        self._guards = Guards(config, invoker, topics, vault, clock)
         self._config = config
         self._invoker = invoker
         self._clock = clock
@@ -110,8 +113,10 @@ class Pipeline:
 
     async def _step(self, stage: str, event: StageEvent, emitter: Emitter) -> StageResult:
         if stage == "input_guard":
-            verdict = check_input(event)
-            return await self._admit(replace(event, input_guard=verdict))
+            guarded = await self._guards.check_request(event, emitter)
+            if isinstance(guarded, Answer):
+                return guarded
+            return await self._admit(guarded)
         if stage == "cache":
             return replace(event, cache=check_cache(event))
         if stage == "route":
@@ -128,16 +133,7 @@ class Pipeline:
             if event.embeddings is not None:
                 cost = cost_usd(event.embeddings.usage, deployment)
                 return finish(event, self._clock(), embeddings=event.embeddings, cost_usd=cost)
-            assert event.response is not None
-            verdict = check_output(event.response)
-            cost = cost_usd(event.response.usage, deployment)
-            return finish(
-                event,
-                self._clock(),
-                response=event.response,
-                cost_usd=cost,
-                guard_action=verdict.action if verdict.action != "pass" else None,
-            )
+            return await self._guards.check_reply(event, emitter)
         raise ValueError(f"unknown stage {stage!r}")
 
     async def _admit(self, event: StageEvent, waited: bool = False) -> StageEvent | Parked:

@@ -57,6 +57,11 @@ class TopicNames:
         return f"{self.prefix}.events.budgets"
 
     @property
+    def guard_events(self) -> str:
+        """GuardEvents: what a guardrail found in a request or its reply (never the text)."""
+        return f"{self.prefix}.events.guards"
+
+    @property
     def controls(self) -> str:
         """ControlEvents keyed by scope:value; compacted, so it holds every kill switch in force."""
         return f"{self.prefix}.control"
@@ -70,4 +75,12 @@ class TopicNames:
 
     @property
     def event_topics(self) -> tuple[str, ...]:
-        return (self.records, self.attempts, self.usage, self.breakers, self.budget_events, self.controls)
+        return (
+            self.records,
+            self.attempts,
+            self.usage,
+            self.breakers,
+            self.budget_events,
+            self.guard_events,
+            self.controls,
+        )

@@ -28,6 +28,7 @@ def finish(
     embeddings: EmbeddingsResponse | None = None,
     cost_usd: float = 0.0,
     guard_action: str | None = None,
+    guard_us: int | None = None,
 ) -> Answer:
     """The answer to ``event``: exactly one of ``response``, ``embeddings`` and ``error``."""
     if sum(x is not None for x in (response, error, embeddings)) != 1:
@@ -40,6 +41,8 @@ def finish(
     cache_hit = event.cache is not None and event.cache.status == "hit"
     if guard_action is None:
         guard_action = event.input_guard.action if event.input_guard else "pass"
+    if guard_us is None:
+        guard_us = event.input_guard.latency_us if event.input_guard else 0
     limit_action = event.limit.action if event.limit else ""
     downgraded_from = event.limit.downgraded_from if event.limit else None
     budget = event.budget
@@ -86,5 +89,6 @@ def finish(
         budget=budget.budget if budget is not None else None,
         routed_model=route.logical_model if route else "",
         route_score=route.score if route else None,
+        guard_us=guard_us,
     )
     return Answer(reply=reply, record=record, reply_to=envelope.reply_to, deadline_at_us=envelope.deadline_at_us)

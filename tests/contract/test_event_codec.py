@@ -27,6 +27,7 @@ from schemas.events import (
     EmbeddingsRequest,
     EmbeddingsResponse,
     ErrorInfo,
+    GuardEvent,
     GuardVerdict,
     LimitVerdict,
     ReplyEvent,
@@ -215,6 +216,7 @@ FULL: list[Any] = [
         budget="team-monthly",
         routed_model="best-cheap-chat",
         route_score=0.12,
+        guard_us=850,
     ),
     DeadLetter(
         topic="turnout.requests",
@@ -247,6 +249,19 @@ FULL: list[Any] = [
         at_us=T0,
     ),
     ControlEvent(scope="team", value="acme/ml", killed=True, at_us=T0, reason="runaway agent"),
+    GuardEvent(
+        request_id="req-1",
+        tenant="acme",
+        logical_model="smart-chat",
+        stage="input",
+        guardrail="injection",
+        action="block",
+        category="injection",
+        at_us=T0,
+        count=2,
+        score=0.93,
+        latency_us=140,
+    ),
 ]
 
 MINIMAL_CALLER = Caller(tenant="t", team="", user="u", tier="free", key_id="k")
@@ -307,6 +322,16 @@ MINIMAL: list[Any] = [
         at_us=0,
     ),
     ControlEvent(scope="key", value="k", killed=False, at_us=0),
+    GuardEvent(
+        request_id="r",
+        tenant="t",
+        logical_model="m",
+        stage="output",
+        guardrail="content",
+        action="flag",
+        category="c",
+        at_us=0,
+    ),
 ]
 
 

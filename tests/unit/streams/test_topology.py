@@ -28,6 +28,7 @@ def test_stage_order() -> None:
         ("dead_letters", "tt.dlq"),
         ("budget_events", "tt.events.budgets"),
         ("controls", "tt.control"),
+        ("guard_events", "tt.events.guards"),
     ],
 )
 def test_topic_names(name: str, topic: str) -> None:
@@ -42,6 +43,7 @@ def test_replies_and_event_topics() -> None:
         "tt.events.usage",
         "tt.events.breakers",
         "tt.events.budgets",
+        "tt.events.guards",
         "tt.control",
     )
 

@@ -1,0 +1,171 @@
+"""The guardrails around the pure cores: events out, the placeholder vault, one JSON retry.
+
+``Guards.check_request`` runs the input guard core (``streams.stages.input_guard``), records what it
+found as ``GuardEvent``s (types and counts, never the text), keeps the placeholders in the vault
+when the route restores them, and blocks or lets the (redacted) request through.
+``Guards.check_reply`` runs the output guard core; a reply that is not the JSON its request asked
+for is asked for again once with the error fed back (``json_output.on_invalid: retry``), or fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from schemas.config import GuardrailsConfig, TurnoutConfig
+from schemas.errors import GuardrailBlocked, InvalidOutput
+from schemas.events import ChatMessage, GuardEvent, GuardVerdict, StageEvent
+from streams.emitter import Emitter
+from streams.guards.banned import BannedPatterns
+from streams.guards.content import ContentFilter
+from streams.guards.redact import restore
+from streams.invoker import Invoker
+from streams.stages.answer import Answer, finish
+from streams.stages.cost import cost_usd
+from streams.stages.input_guard import GuardFinding, check_input, strongest
+from streams.stages.output_guard import OutputCheck, check_output
+from streams.topics import TopicNames
+from streams.vault import PlaceholderVault
+
+__all__ = ["Guards"]
+
+DEFAULT_CONTENT = ContentFilter()
+
+
+def _json_feedback(error: str) -> ChatMessage:
+    return ChatMessage(
+        role="user",
+        content=f"Your reply was not what the requested response format allows ({error}). "
+        "Reply again with only the JSON, nothing before or after it.",
+    )
+
+
+class Guards:
+    def __init__(
+        self,
+        config: TurnoutConfig,
+        invoker: Invoker | None,
+        topics: TopicNames | None,
+        vault: PlaceholderVault | None,
+        clock: Callable[[], int],
+    ) -> None:
+        self._config = config
+        self._invoker = invoker
+        self._topics = topics
+        self._vault = vault
+        self._clock = clock
+        self._banned: dict[str, BannedPatterns] = {}
+        self._content: dict[str, ContentFilter] = {}
+        for name, model in config.models.items():
+            banned, content = model.guardrails.banned, model.guardrails.content
+            if banned.patterns or banned.keywords:
+                self._banned[name] = BannedPatterns(banned.patterns, banned.keywords)
+            if content.action != "off":
+                self._content[name] = ContentFilter(content.categories) if content.categories else DEFAULT_CONTENT
+
+    def _policy(self, model: str) -> GuardrailsConfig | None:
+        found = self._config.models.get(model)
+        return found.guardrails if found is not None else None
+
+    async def check_request(self, event: StageEvent, emitter: Emitter) -> StageEvent | Answer:
+        envelope = event.envelope
+        policy = self._policy(envelope.request.model)
+        if policy is None or envelope.embeddings is not None:
+            return replace(event, input_guard=GuardVerdict("pass"))  # an unknown model is the route's 404
+        checked = check_input(envelope.request, policy, self._banned.get(envelope.request.model))
+        await self._record(event, "input", checked.findings, emitter)
+        guarded = replace(event, input_guard=checked.verdict)
+        if checked.blocked_by is not None:
+            error = GuardrailBlocked(
+                f"The input guardrail `{checked.blocked_by.guardrail}` blocked this request "
+                f"({checked.blocked_by.category})."
+            )
+            return finish(guarded, self._clock(), error=error.to_info())
+        if checked.placeholders and policy.pii.restore and self._vault is not None:
+            await self._vault.keep(envelope.request_id, checked.placeholders, envelope.deadline_at_us)
+        return replace(guarded, envelope=replace(envelope, request=checked.request))
+
+    async def check_reply(self, event: StageEvent, emitter: Emitter) -> Answer:
+        assert event.route is not None and event.response is not None
+        envelope = event.envelope
+        request = envelope.request
+        policy = self._policy(request.model)
+        assert policy is not None
+        price = self._config.deployments
+        cost = cost_usd(event.response.usage, price[event.route.deployment])
+        checked = self._check(event, policy)
+        if checked.json_error is not None and policy.json_output.on_invalid == "retry" and not request.stream:
+            await self._record(event, "output", checked.findings, emitter)
+            event, extra = await self._ask_again(event, checked.json_error, emitter)
+            cost += extra
+            checked = self._check(event, policy)
+            if checked.json_error is not None:  # twice: it fails now
+                findings = [replace(f, action="block") if f.guardrail == "json_output" else f for f in checked.findings]
+                verdict = replace(checked.verdict, action=strongest(*(f.action for f in findings)))
+                checked = replace(checked, findings=findings, verdict=verdict)
+        await self._record(event, "output", checked.findings, emitter)
+        input_verdict = event.input_guard or GuardVerdict("pass")
+        action = strongest(input_verdict.action, checked.verdict.action)
+        guard_us = input_verdict.latency_us + checked.verdict.latency_us
+        error: Exception | None = None
+        if checked.blocked_by is not None:
+            error = GuardrailBlocked(
+                f"The output guardrail `content` blocked the reply ({checked.blocked_by.category})."
+            )
+        elif checked.json_error is not None and not request.stream:
+            error = InvalidOutput(f"The reply is not the JSON the request asked for: {checked.json_error}")
+        if isinstance(error, GuardrailBlocked | InvalidOutput):
+            return finish(
+                event, self._clock(), error=error.to_info(), cost_usd=cost, guard_action=action, guard_us=guard_us
+            )
+        assert event.response is not None
+        response = event.response
+        if policy.pii.restore and self._vault is not None and input_verdict.action == "redact":
+            placeholders = await self._vault.take(envelope.request_id)
+            if placeholders and response.content:
+                response = replace(response, content=restore(response.content, placeholders))
+        return finish(event, self._clock(), response=response, cost_usd=cost, guard_action=action, guard_us=guard_us)
+
+    def _check(self, event: StageEvent, policy: GuardrailsConfig) -> OutputCheck:
+        assert event.response is not None
+        request = event.envelope.request
+        content = self._content.get(request.model)
+        return check_output(event.response, policy, content, request.response_format_json, request.stream)
+
+    async def _ask_again(self, event: StageEvent, error: str, emitter: Emitter) -> tuple[StageEvent, float]:
+        """The same route, the bad reply and the error appended: the second reply and its cost."""
+        assert self._invoker is not None and event.response is not None and event.route is not None
+        request = event.envelope.request
+        bad = ChatMessage(role="assistant", content=event.response.content)
+        follow_up = replace(request, messages=[*request.messages, bad, _json_feedback(error)])
+        again = replace(event, envelope=replace(event.envelope, request=follow_up), response=None)
+        outcome = await self._invoker.invoke(again, emitter)
+        if outcome.error is not None or outcome.event.response is None:
+            return replace(event, attempts=outcome.event.attempts), 0.0
+        deployment = self._config.deployments[outcome.event.route.deployment if outcome.event.route else ""]
+        answered = replace(outcome.event, envelope=event.envelope)  # the row keeps the client's request
+        return answered, cost_usd(answered.response.usage, deployment)  # type: ignore[union-attr]
+
+    async def _record(self, event: StageEvent, stage: str, findings: list[GuardFinding], emitter: Emitter) -> None:
+        if not findings or self._topics is None:
+            return
+        envelope = event.envelope
+        acks: list[Awaitable[Any]] = []
+        for f in findings:
+            guard_event = GuardEvent(
+                request_id=envelope.request_id,
+                tenant=envelope.caller.tenant,
+                logical_model=envelope.request.model,
+                stage=stage,
+                guardrail=f.guardrail,
+                action=f.action,
+                category=f.category,
+                at_us=self._clock(),
+                count=f.count,
+                score=f.score,
+                latency_us=f.latency_us,
+            )
+            acks.append(await emitter.send(self._topics.guard_events, envelope.request_id, guard_event))
+        for ack in acks:
+            await ack
