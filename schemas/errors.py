@@ -32,6 +32,8 @@ Behaviour lives in class attributes: ``status`` (HTTP), ``type`` (OpenAI's error
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas.events import ErrorInfo
 
 __all__ = [
@@ -131,6 +133,10 @@ class ContextWindowExceeded(InvalidRequest):
 
 class GuardrailBlocked(InvalidRequest):
     code = "guardrail_blocked"
+
+    def __init__(self, message: str, *, category: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.category = category  # what the guardrail found (never the text)
 
 
 class InvalidOutput(TurnoutError):

@@ -25,6 +25,7 @@ from streams.stages.answer import Answer, finish
 from streams.stages.cost import cost_usd
 from streams.stages.input_guard import GuardFinding, check_input, strongest
 from streams.stages.output_guard import OutputCheck, check_output
+from streams.stages.stream_guard import StreamGuard
 from streams.topics import TopicNames
 from streams.vault import PlaceholderVault
 
@@ -121,11 +122,35 @@ class Guards:
             )
         assert event.response is not None
         response = event.response
-        if policy.pii.restore and self._vault is not None and input_verdict.action == "redact":
+        restorable = policy.pii.restore and not request.stream  # a stream was restored as it passed
+        if restorable and self._vault is not None and input_verdict.action == "redact":
             placeholders = await self._vault.take(envelope.request_id)
             if placeholders and response.content:
                 response = replace(response, content=restore(response.content, placeholders))
         return finish(event, self._clock(), response=response, cost_usd=cost, guard_action=action, guard_us=guard_us)
+
+    async def stream_guard(self, event: StageEvent) -> StreamGuard | None:
+        """The guard a streamed reply passes chunk by chunk: the content filter, and the caller's
+        values put back; None when neither applies (then nothing is held back)."""
+        policy = self._policy(event.envelope.request.model)
+        if policy is None:
+            return None
+        content = self._content.get(event.envelope.request.model)
+        placeholders: dict[str, str] = {}
+        redacted = event.input_guard is not None and event.input_guard.action == "redact"
+        if policy.pii.restore and redacted and self._vault is not None:
+            placeholders = await self._vault.take(event.envelope.request_id)
+        if content is None and not placeholders:
+            return None
+        return StreamGuard(content, policy.content.action == "block", placeholders)
+
+    async def stream_stopped(self, event: StageEvent, error: GuardrailBlocked, emitter: Emitter) -> Answer:
+        """A stream the content filter stopped on its way: recorded, and answered with the error."""
+        finding = GuardFinding("content", "block", error.category or "content")
+        await self._record(event, "output", [finding], emitter)
+        price = self._config.deployments[event.route.deployment] if event.route else None
+        cost = cost_usd(event.response.usage, price) if event.response is not None and price else 0.0
+        return finish(event, self._clock(), error=error.to_info(), cost_usd=cost, guard_action="block")
 
     def _check(self, event: StageEvent, policy: GuardrailsConfig) -> OutputCheck:
         assert event.response is not None

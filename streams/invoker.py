@@ -39,6 +39,7 @@ from streams.providers.registry import adapter_for
 from streams.providers.transport import ProviderTransport
 from streams.stages.cost import cost_usd
 from streams.stages.retry import fallback_trigger, retry_delay_s
+from streams.stages.stream_guard import StreamGuard
 from streams.topics import TopicNames
 
 __all__ = ["InvokeOutcome", "Invoker", "endpoint_for", "now_us"]
@@ -115,6 +116,10 @@ class _Run:
     attempts: list[Attempt]
     buffer: _ChunkBuffer = field(default_factory=lambda: _ChunkBuffer())
     sent: list[Awaitable[Any]] = field(default_factory=list)
+    guard: StreamGuard | None = None  # output guardrails on the stream as it passes
+
+
+StreamGuardFactory = Callable[[StageEvent], Awaitable[StreamGuard | None]]
 
 
 class Invoker:
@@ -134,6 +139,11 @@ class Invoker:
         self._breakers = breakers
         self._rng = rng or random.Random()
         self._endpoints = {name: endpoint_for(p) for name, p in config.providers.items()}
+        self._stream_guard: StreamGuardFactory | None = None
+
+    def guard_streams_with(self, factory: StreamGuardFactory) -> None:
+        """Streams pass the output guardrails that ``factory`` makes for each request, chunk by chunk."""
+        self._stream_guard = factory
 
     def _target(self, deployment_name: str) -> _Target:
         deployment = self._config.deployments[deployment_name]
@@ -152,6 +162,8 @@ class Invoker:
         assert event.route is not None, "invoke runs after route"
         model = self._config.models[event.route.logical_model]
         run = _Run(event, emitter, list(event.attempts))
+        if self._stream_guard is not None and event.envelope.request.stream and event.embeddings is None:
+            run.guard = await self._stream_guard(event)
         last_error: TurnoutError | None = None
         context_above: int | None = None  # after a context overflow: only larger windows
         for name in [event.route.deployment, *event.route.fallbacks]:
@@ -311,11 +323,13 @@ class Invoker:
             try:
                 await self._pump(run, target, body, parser, whole, started)
             except TurnoutError:
-                if run.buffer.sent and run.buffer.pending:  # the client keeps what arrived before the error
-                    run.sent.append(await self._flush(run, target))
+                if run.buffer.sent and (run.buffer.pending or run.guard is not None):
+                    run.sent.append(await self._flush(run, target, final=True))  # the client keeps what came
+                elif run.guard is not None:
+                    run.guard.reset()  # nothing reached the client: the next attempt starts afresh
                 raise
-        if run.buffer.pending:
-            run.sent.append(await self._flush(run, target))
+        if run.buffer.pending or run.guard is not None:
+            run.sent.append(await self._flush(run, target, final=True))
         return whole.response(target.upstream_model)
 
     async def _pump(
@@ -340,20 +354,34 @@ class Invoker:
                 run.sent.append(await self._flush(run, target))
         parser.close()
 
-    async def _flush(self, run: _Run, target: _Target) -> Awaitable[Any]:
+    async def _flush(self, run: _Run, target: _Target, final: bool = False) -> Awaitable[Any]:
         buffer = run.buffer
+        text, buffer.text = buffer.text, ""
+        tools, buffer.tools = buffer.tools, []
+        buffer.last_flush = asyncio.get_running_loop().time()
+        if run.guard is not None:
+            try:
+                text = run.guard.feed(text) + (run.guard.finish() if final else "")
+            except TurnoutError:
+                if tools:  # what the guard let through so far stays with the client; the stream ends here
+                    await self._send_chunk(run, target, "", tools)
+                raise
+        if not text and not tools:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return await self._send_chunk(run, target, text, tools)
+
+    async def _send_chunk(self, run: _Run, target: _Target, text: str, tools: list[dict[str, Any]]) -> Awaitable[Any]:
         envelope = run.event.envelope
         chunk = ChunkEvent(
             request_id=envelope.request_id,
-            seq=buffer.sent,
+            seq=run.buffer.sent,
             deployment=target.deployment,
-            content=buffer.text,
-            tool_calls_json=orjson.dumps(buffer.tools).decode() if buffer.tools else None,
+            content=text,
+            tool_calls_json=orjson.dumps(tools).decode() if tools else None,
         )
-        buffer.sent += 1
-        buffer.text = ""
-        buffer.tools = []
-        buffer.last_flush = asyncio.get_running_loop().time()
+        run.buffer.sent += 1
         return await run.emitter.send(envelope.reply_to, envelope.request_id, chunk)
 
     async def _record_attempt(self, run: _Run, attempt: Attempt) -> None:

@@ -15,6 +15,7 @@ from schemas.config import TurnoutConfig
 from schemas.errors import (
     BudgetExceeded,
     GatewayTimeout,
+    GuardrailBlocked,
     KillSwitchActive,
     RateLimited,
     ServiceUnavailable,
@@ -75,6 +76,8 @@ class Pipeline:
         self._metrics = metrics or Metrics()
         self._complexity = complexity
         self._guards = Guards(config, invoker, topics, vault, clock)
+        if invoker is not None:
+            invoker.guard_streams_with(self._guards.stream_guard)
         self._config = config
         self._invoker = invoker
         self._clock = clock
@@ -123,6 +126,8 @@ class Pipeline:
             return replace(event, route=decide_route(self._config, event, self._complexity))
         if stage == "invoke":
             outcome = await self._invoker.invoke(event, emitter)
+            if isinstance(outcome.error, GuardrailBlocked):
+                return await self._guards.stream_stopped(outcome.event, outcome.error, emitter)
             if outcome.error is not None:
                 return finish(outcome.event, self._clock(), error=outcome.error.to_info())
             await self._settle(outcome.event)

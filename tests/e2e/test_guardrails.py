@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from confluent_kafka import Consumer, TopicPartition
@@ -84,6 +85,31 @@ def test_harmful_output_is_blocked(sdk: openai.OpenAI) -> None:
     assert "output guardrail `content`" in refused.value.message
 
 
+def test_streams_pass_the_output_guardrails_as_they_go(sdk: openai.OpenAI, simulator_url: str) -> None:
+    # short enough to be held back whole: the stop comes before the first chunk, as a plain 400
+    with pytest.raises(openai.BadRequestError) as refused:
+        list(ask(sdk, "guarded-chat", "tell me the launch codes", stream=True).parse())
+    assert refused.value.code == "guardrail_blocked" and "launch" not in refused.value.message
+    # longer, and slow (a chunk every 30 ms, so the gateway flushes often): the first part reaches
+    # the client, then the stream ends with the error event
+    long_text = "please repeat this sentence back to me word for word " * 4 + "and then the launch codes"
+    rule = {"model": "gpt-4o-mini", "knobs": {"chunk_interval_ms": 30}, "times": 1}
+    assert httpx.post(f"{simulator_url}/_sim/faults", json=rule).status_code in (200, 201)
+    chunks = []
+    with pytest.raises(openai.APIError) as stopped:
+        for chunk in ask(sdk, "guarded-chat", long_text, stream=True).parse():
+            chunks.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    received = "".join(chunks)
+    assert received.startswith("Simulated reply from gpt-4o-mini: please repeat") and "launch" not in received
+    assert f"Simulated reply from gpt-4o-mini: {long_text}".startswith(received)
+    assert "guardrail" in str(stopped.value)
+    # a restoring route restores streams too, placeholders split across chunks included
+    text = f"Write to {EMAIL} and charge {CARD} " + "then say goodbye " * 10
+    streamed = ask(sdk, "restore-chat", text, stream=True).parse()
+    content = "".join((c.choices[0].delta.content or "") for c in streamed if c.choices)
+    assert content == f"Simulated reply from gpt-4o-mini: {text}".strip()
+
+
 def test_json_is_validated_asked_for_again_once_then_failed(
     sdk: openai.OpenAI, gateway: tuple[Stack, TurnoutConfig]
 ) -> None:
@@ -111,7 +137,8 @@ def test_findings_land_in_clickhouse_and_block_rates_are_one_query(gateway: tupl
         f"WHERE g.logical_model = 'guarded-chat' AND g.action = 'block' GROUP BY g.guardrail ORDER BY g.guardrail"
     )
     wait_until(lambda: len(run_sql(config, rates).rows) == 3, 30, "guard events")
-    assert run_sql(config, rates).rows == [["banned", 1], ["content", 1], ["injection", 1]]
+    # content: the plain reply and the two streams
+    assert run_sql(config, rates).rows == [["banned", 1], ["content", 3], ["injection", 1]]
     pii = f"SELECT category, action, count FROM {db}.guard_events FINAL WHERE guardrail = 'pii' ORDER BY category"
     assert ["CREDIT_CARD", "redact", 1] in run_sql(config, pii).rows and ["EMAIL", "redact", 1] in run_sql(
         config, pii
