@@ -98,6 +98,7 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
         topics=topics,
         vault=PlaceholderVault(redis, kafka.topic_prefix),
     )
+    invoker.guard_streams_with(pipeline.guards.stream_guard)
     emitter = FaustEmitter(app.producer, codec)
 
     def raw_topic(name: str) -> faust.TopicT:

@@ -76,14 +76,16 @@ class Pipeline:
         self._metrics = metrics or Metrics()
         self._complexity = complexity
         self._guards = Guards(config, invoker, topics, vault, clock)
-        if invoker is not None:
-            invoker.guard_streams_with(self._guards.stream_guard)
         self._config = config
         self._invoker = invoker
         self._clock = clock
         self._limiter = limiter
         self._budgets = budgets
         self._controls = controls
+
+    @property
+    def guards(self) -> Guards:
+        return self._guards
 
     async def run_stage(self, stage: str, event: StageEvent, emitter: Emitter) -> StageResult:
         started = self._clock()
