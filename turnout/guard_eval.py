@@ -5,13 +5,14 @@ predicted finding is correct when its type and its text equal a labelled value's
 trailing sentence punctuation first (labels leave it out, detectors may keep a password's final ``!``).
 Counts are micro-averaged over all types, and per type. The latency is that of the default input
 check, :func:`~streams.guards.pii.find_pii` and :func:`~streams.guards.injection.injection_score`,
-per text, measured after one warm-up pass.
+per text: the median of three runs, after one warm-up pass.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ __all__ = ["evaluate_guard_file"]
 
 _TRAILING_PUNCTUATION = ".,;:!?"
 _MAX_ERRORS = 50
+_TIMED_RUNS = 3  # each text is checked this many times and its median taken, to damp scheduler noise
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +63,13 @@ def _read_cases(path: Path) -> list[_Case]:
 
 
 def _judge(case: _Case) -> _Judged:
-    start = time.perf_counter()
-    findings = find_pii(case.text)
-    score = injection_score(case.text)
-    elapsed = (time.perf_counter() - start) * 1000
+    timings = []
+    for _ in range(_TIMED_RUNS):
+        start = time.perf_counter()
+        findings = find_pii(case.text)
+        score = injection_score(case.text)
+        timings.append((time.perf_counter() - start) * 1000)
+    elapsed = statistics.median(timings)
     predicted = Counter((f.type, _normalise(f.value(case.text))) for f in findings)
     return _Judged(case, predicted, score >= DEFAULT_INJECTION_THRESHOLD, elapsed)
 

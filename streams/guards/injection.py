@@ -1,10 +1,12 @@
-"""Prompt-injection heuristics: a score in [0, 1] from a table of weighted phrase patterns.
+"""Prompt-injection score in [0, 1]: a table of weighted phrase patterns, and a small linear model.
 
-Each :class:`InjectionRule` is a precompiled pattern for one tell-tale of an attack, with a weight
-that says how much it alone suggests one. The score combines the rules that fire as a noisy-or,
-``1 - prod(1 - weight)``, so one strong tell ("ignore all previous instructions") crosses
-:data:`DEFAULT_INJECTION_THRESHOLD` by itself while weak ones ("stay in character", "without
-restrictions") need company. The families:
+Each :class:`~streams.guards.injection_rule.InjectionRule` is a precompiled pattern for one tell-tale
+of an attack, with a weight that says how much it alone suggests one. The score combines the rules
+that fire as a noisy-or, ``1 - prod(1 - weight)``, so one strong tell ("ignore all previous
+instructions") crosses :data:`DEFAULT_INJECTION_THRESHOLD` by itself while weak ones ("stay in
+character", "without restrictions") need company. A logistic regression over words and word pairs
+(:mod:`streams.guards.injection_model`) adds one more vote, ``MODEL_SHARE * probability``, for attacks
+worded in ways no rule expects. The rule families:
 
 - overriding instructions ("ignore your previous instructions", "the previous policy is deprecated",
   "you don't have to follow them anymore"), also in Spanish, French, German, Italian and Portuguese;
@@ -39,10 +41,14 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from streams.guards.injection_rules import INJECTION_RULES, INJECTION_TRIGGERS, InjectionRule
+from streams.guards.injection_model import default_model
+from streams.guards.injection_rule import InjectionRule
+from streams.guards.injection_rules import INJECTION_RULES, INJECTION_TRIGGERS
 
 __all__ = [
     "DEFAULT_INJECTION_THRESHOLD",
+    "MODEL_FLOOR",
+    "MODEL_SHARE",
     "InjectionHit",
     "injection_hits",
     "injection_score",
@@ -50,6 +56,10 @@ __all__ = [
 
 DEFAULT_INJECTION_THRESHOLD = 0.5
 """Scores at or above this are treated as injections."""
+MODEL_SHARE = 0.85
+"""The weight of the linear model's vote is this share of its probability ..."""
+MODEL_FLOOR = 0.65
+"""... and it votes only from this probability up: alone, it crosses the threshold from 0.65 (its vote is then 0.55)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +144,9 @@ def injection_hits(text: str) -> list[InjectionHit]:
     """The rules that fire on any reading of ``text``, each once, with the reading it fired on first.
 
     A phrase quoted in a text that discusses injections ("should phrases like 'ignore previous
-    instructions' be blocked?") counts for a fraction of its weight. The de-obfuscated readings are
-    checked only while the text as written scores below :data:`_CONCLUSIVE`.
+    instructions' be blocked?") counts for a fraction of its weight. The de-obfuscated readings, and the
+    linear model (:mod:`streams.guards.injection_model`, reported as rule ``linear-model``), are
+    consulted only while the rules so far score below :data:`_CONCLUSIVE`.
     """
     hits: dict[str, InjectionHit] = {}
     readings = _readings(text)
@@ -151,24 +162,28 @@ def injection_hits(text: str) -> list[InjectionHit]:
             weight = _rule_weight(rule, lowered if rule.on_lower else variant, plain)
             if weight and (rule.name not in hits or weight > hits[rule.name].weight):
                 hits[rule.name] = InjectionHit(rule.name, weight, reading)
+    if _combine(hits.values()) < _CONCLUSIVE:
+        probability = default_model().probability(readings[0][1])
+        if probability >= MODEL_FLOOR:
+            hits["linear-model"] = InjectionHit("linear-model", round(MODEL_SHARE * probability, 4), "plain")
     return list(hits.values())
 
 
 _WORD = re.compile(r"[a-z]+")
 _WORD_TRIGGERS = frozenset(t for t in INJECTION_TRIGGERS if t.isalpha() and t.isascii())
-_OTHER_TRIGGERS = INJECTION_TRIGGERS - _WORD_TRIGGERS
+_OTHER_TRIGGERS = tuple(sorted(INJECTION_TRIGGERS - _WORD_TRIGGERS))
+_LONGEST_WORD_TRIGGER = max(map(len, _WORD_TRIGGERS))
 
 
 def _present_triggers(lowered: str) -> frozenset[str]:
-    """The table's triggers that occur in ``lowered``.
+    """The table's triggers that occur in ``lowered``: word triggers as the start of a word, others anywhere.
 
-    A trigger made of letters only lies inside one word, so it is looked up in the text's distinct words
-    (a prompt repeats its words: half the characters to scan); the others in the text itself.
+    The starts of the text's distinct words go into one set, which the word triggers are intersected with:
+    a few set operations rather than hundreds of scans of the text.
     """
-    words = " ".join(set(_WORD.findall(lowered)))
-    found = {t for t in _WORD_TRIGGERS if t in words}
-    found.update(t for t in _OTHER_TRIGGERS if t in lowered)
-    return frozenset(found)
+    starts = {w[:k] for w in set(_WORD.findall(lowered)) for k in range(1, min(len(w), _LONGEST_WORD_TRIGGER) + 1)}
+    found = _WORD_TRIGGERS.intersection(starts)
+    return found.union(t for t in _OTHER_TRIGGERS if t in lowered)
 
 
 def _rule_weight(rule: InjectionRule, subject: str, plain: str) -> float:
