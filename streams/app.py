@@ -7,7 +7,10 @@ runs one worker; run two or more (and two or more partitions) to use more than o
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import time
 from typing import Any
 
 import faust
@@ -112,6 +115,12 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
         @app.page("/metrics")
         async def serve_metrics(view: Any, request: Any) -> Any:
             return view.text(metrics.render(), content_type="text/plain; version=0.0.4")
+
+    @app.task
+    async def dump_tasks_on_sigusr1() -> None:
+        """``kill -USR1 <worker>`` logs every asyncio task's stack: what a stuck worker waits on."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: _dump_tasks(app))
 
     @app.task
     async def follow_controls() -> None:
@@ -222,6 +231,37 @@ async def _announce(alert: BudgetEvent, emitter: FaustEmitter, topics: TopicName
     )
     await (await emitter.send(topics.budget_events, f"{alert.budget}:{alert.scope_value}", alert))
     webhooks.send(alert)
+
+
+def _dump_tasks(app: TurnoutApp) -> None:
+    _dump_producer(app)
+    tasks = asyncio.all_tasks()
+    log.warning("SIGUSR1: %d asyncio tasks", len(tasks))
+    for task in tasks:
+        where: list[str] = []
+        coro: Any = task.get_coro()
+        while coro is not None and len(where) < 16:  # the await chain, outermost first
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is not None:
+                where.append(f"{frame.f_code.co_name}@{frame.f_code.co_filename.rsplit('/', 1)[-1]}:{frame.f_lineno}")
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        log.warning("task %s: %s", task.get_name(), " -> ".join(where) or "(no frames)")
+
+
+def _dump_producer(app: TurnoutApp) -> None:
+    """The batches the producer still holds, with their age and their partition's leader (private
+    aiokafka state: a diagnostic, read only)."""
+    producer = getattr(app.producer, "_producer", None)
+    accumulator = getattr(producer, "_message_accumulator", None)
+    if producer is None or accumulator is None:
+        return
+    now = time.monotonic()
+    waiting = [(tp, b) for tp, batches in accumulator._batches.items() for b in batches]
+    waiting += [(b.tp, b) for b in accumulator._pending_batches]
+    for tp, batch in waiting:
+        leader = producer.client.cluster.leader_for_partition(tp)
+        log.warning("producer batch %s:%s age %.1f s leader %s", tp.topic, tp.partition, now - batch._ctime, leader)
+    log.warning("producer: %d batches waiting; metadata topics %s", len(waiting), sorted(producer.client._topics))
 
 
 def _agent_body(handler: StageHandler, handle: Any) -> Any:
