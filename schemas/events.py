@@ -31,6 +31,7 @@ __all__ = [
     "GuardEvent",
     "GuardVerdict",
     "LimitVerdict",
+    "ReplayDecision",
     "ReplyEvent",
     "RequestEvent",
     "RequestRecord",
@@ -365,6 +366,26 @@ class GuardEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayDecision:
+    AVRO_NAME: ClassVar[str] = "turnout.ReplayDecision"
+    run_id: str
+    request_id: str
+    tenant: str
+    received_at_us: int
+    requested_model: str
+    original_deployment: str
+    candidate_model: str
+    candidate_deployment: str
+    reason: str
+    changed: bool
+    prompt_tokens: int
+    completion_tokens: int
+    cost_before_usd: float
+    cost_after_usd: float
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ControlEvent:
     AVRO_NAME: ClassVar[str] = "turnout.ControlEvent"
     scope: str
@@ -387,4 +408,5 @@ EVENT_TYPES: tuple[type, ...] = (
     BudgetEvent,
     ControlEvent,
     GuardEvent,
+    ReplayDecision,
 )

@@ -12,6 +12,7 @@ from schemas.events import (
     BudgetEvent,
     ControlEvent,
     GuardEvent,
+    ReplayDecision,
     RequestRecord,
     UsageEvent,
 )
@@ -102,6 +103,23 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "at",
     ],
     "control_events": ["scope", "value", "killed", "reason", "at"],
+    "replay_decisions": [
+        "run_id",
+        "request_id",
+        "tenant",
+        "received_at",
+        "requested_model",
+        "original_deployment",
+        "candidate_model",
+        "candidate_deployment",
+        "reason",
+        "changed",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_before_usd",
+        "cost_after_usd",
+        "score",
+    ],
     "guard_events": [
         "request_id",
         "tenant",
@@ -250,6 +268,26 @@ def guard_row(e: GuardEvent) -> list[Any]:
     ]
 
 
+def replay_row(e: ReplayDecision) -> list[Any]:
+    return [
+        e.run_id,
+        e.request_id,
+        e.tenant,
+        _ts(e.received_at_us),
+        e.requested_model,
+        e.original_deployment,
+        e.candidate_model,
+        e.candidate_deployment,
+        e.reason,
+        e.changed,
+        e.prompt_tokens,
+        e.completion_tokens,
+        e.cost_before_usd,
+        e.cost_after_usd,
+        e.score,
+    ]
+
+
 def row_for(event: Any) -> tuple[str, list[Any]] | None:
     """The table and row for an event, or None for events no table holds."""
     if isinstance(event, RequestRecord):
@@ -266,4 +304,6 @@ def row_for(event: Any) -> tuple[str, list[Any]] | None:
         return "control_events", control_row(event)
     if isinstance(event, GuardEvent):
         return "guard_events", guard_row(event)
+    if isinstance(event, ReplayDecision):
+        return "replay_decisions", replay_row(event)
     return None

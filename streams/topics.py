@@ -62,6 +62,11 @@ class TopicNames:
         return f"{self.prefix}.events.guards"
 
     @property
+    def replay(self) -> str:
+        """ReplayDecisions of ``turnout replay`` runs: the shadow topic, never a reply topic."""
+        return f"{self.prefix}.events.replay"
+
+    @property
     def controls(self) -> str:
         """ControlEvents keyed by scope:value; compacted, so it holds every kill switch in force."""
         return f"{self.prefix}.control"
@@ -82,5 +87,6 @@ class TopicNames:
             self.breakers,
             self.budget_events,
             self.guard_events,
+            self.replay,
             self.controls,
         )

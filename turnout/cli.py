@@ -7,6 +7,7 @@ turnout simulate --port 18080         the provider simulator
 turnout run      --config FILE        gateway, workers and sink together, in the foreground
 turnout demo     --config FILE        the stack, a few dozen requests, a summary; then stops
 turnout sql      --config FILE "SQL"  query ClickHouse (through the sink when it runs)
+turnout replay   --config FILE --policy CANDIDATE --since T [--until T] [--out F]   recorded traffic, a new policy, dry
 turnout kill     --config FILE SCOPE VALUE [--reason R]   stop every request of a tenant, team, user, feature or key
 turnout unkill   --config FILE SCOPE VALUE                lift that kill switch
 turnout eval guard FILE.jsonl         guardrails' PII recall/precision and injection rates, as JSON
@@ -173,6 +174,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _time_ms(text: str) -> int:
+    """Milliseconds since the epoch from epoch seconds or an ISO 8601 time (UTC unless it says)."""
+    from datetime import UTC, datetime
+
+    try:
+        return int(float(text) * 1000)
+    except ValueError:
+        moment = datetime.fromisoformat(text)
+        return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import time
+
+    from turnout.replay import render, replay, write_report
+
+    policy_text = Path(args.policy).read_text()
+    until_ms = _time_ms(args.until) if args.until else int(time.time() * 1000)
+    report = replay(_config(args), load_config(args.policy), policy_text, _time_ms(args.since), until_ms)
+    print(render(report))
+    if args.out:
+        write_report(report, args.out)
+    return 0
+
+
 def cmd_hash_key(args: argparse.Namespace) -> int:
     print(hash_key(args.secret))
     return 0
@@ -223,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("value", help="acme, acme/TEAM, acme/USER, acme/FEATURE, or a key's id")
         p.add_argument("--reason", default="")
         p.set_defaults(func=cmd_kill)
+    p = with_config("replay", "replay recorded traffic through a candidate policy (dry: no provider calls)")
+    p.add_argument("--policy", required=True, type=Path, help="the candidate config file")
+    p.add_argument("--since", required=True, help="the window's start: epoch seconds or ISO 8601")
+    p.add_argument("--until", help="the window's end (default: now)")
+    p.add_argument("--out", type=Path, help="also write the report as JSON")
+    p.set_defaults(func=cmd_replay)
     p = with_config("eval", "quality evaluations on labelled JSONL files")
     p.add_argument("kind", choices=["guard", "route", "cache"])
     p.add_argument("file", type=Path)

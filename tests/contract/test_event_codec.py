@@ -30,6 +30,7 @@ from schemas.events import (
     GuardEvent,
     GuardVerdict,
     LimitVerdict,
+    ReplayDecision,
     ReplyEvent,
     RequestEvent,
     RequestRecord,
@@ -262,6 +263,23 @@ FULL: list[Any] = [
         score=0.93,
         latency_us=140,
     ),
+    ReplayDecision(
+        run_id="run-1",
+        request_id="req-1",
+        tenant="acme",
+        received_at_us=T0,
+        requested_model="smart-chat",
+        original_deployment="sim-gpt-4o",
+        candidate_model="best-cheap-chat",
+        candidate_deployment="sim-gpt-4o-mini",
+        reason="simple",
+        changed=True,
+        prompt_tokens=12,
+        completion_tokens=40,
+        cost_before_usd=0.00043,
+        cost_after_usd=0.0000258,
+        score=0.08,
+    ),
 ]
 
 MINIMAL_CALLER = Caller(tenant="t", team="", user="u", tier="free", key_id="k")
@@ -332,6 +350,7 @@ MINIMAL: list[Any] = [
         category="c",
         at_us=0,
     ),
+    ReplayDecision("r", "q", "t", 0, "m", "d", "m", "d", "primary", False, 0, 0, 0.0, 0.0),
 ]
 
 

@@ -29,6 +29,7 @@ def test_stage_order() -> None:
         ("budget_events", "tt.events.budgets"),
         ("controls", "tt.control"),
         ("guard_events", "tt.events.guards"),
+        ("replay", "tt.events.replay"),
     ],
 )
 def test_topic_names(name: str, topic: str) -> None:
@@ -44,6 +45,7 @@ def test_replies_and_event_topics() -> None:
         "tt.events.breakers",
         "tt.events.budgets",
         "tt.events.guards",
+        "tt.events.replay",
         "tt.control",
     )
 

@@ -1,0 +1,113 @@
+"""turnout replay, dry: a recorded window through a cheaper routing policy; the cost change it
+reports is the one this test computes itself from the rows, and the same run gives the same report."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from schemas.config import TurnoutConfig, load_config
+from schemas.events import Caller, ChatMessage, ChatRequest, Usage
+from streams.routing.classifier import ComplexityModel
+from streams.stages.cost import cost_usd
+from streams.topics import TopicNames
+from tests.e2e.stacks import running_stack
+from turnout.analytics import run_sql
+from turnout.client import TurnoutClient
+from turnout.replay import replay
+from turnout.stack import Stack, wait_until
+
+CALLER = Caller(tenant="acme", team="platform", user="replayer", tier="paid", key_id="demo")
+SIMPLE = ["What's the capital of {}?", "Translate 'thank you' into {}.", "Say hello to {}."]
+COMPLEX = [
+    "Prove step by step that the sum of the first n odd numbers is n squared, then generalise it to {}.",
+    "Design a fault-tolerant job scheduler for {} and compare leader election with a lease-based "
+    "approach, with the trade-offs of each.",
+]
+PLACES = ["Portugal", "Spanish", "Kenya", "Japanese", "Chile", "Norway", "Italian", "Peru", "Ghana", "Korean"]
+
+
+@pytest.fixture(scope="module")
+def gateway(make_config: Any) -> Iterator[tuple[Stack, TurnoutConfig]]:
+    with running_stack(make_config, workers=1) as run:
+        yield run
+
+
+def prompts(n: int) -> list[str]:
+    kinds = [*SIMPLE, *COMPLEX]
+    return [kinds[i % len(kinds)].format(PLACES[i % len(PLACES)]) for i in range(n)]
+
+
+async def record(config: TurnoutConfig, texts: list[str]) -> dict[str, str]:
+    """Send each prompt to smart-chat (no routing): request id -> prompt."""
+    async with TurnoutClient(config.kafka.bootstrap, TopicNames(config.kafka.topic_prefix), max_in_flight=50) as client:
+
+        async def one(text: str) -> tuple[str, str]:
+            event = client.new_request(ChatRequest(model="smart-chat", messages=[ChatMessage("user", text)]), CALLER)
+            reply = await (await client.submit(event)).reply()
+            assert reply.error is None, reply.error
+            return event.request_id, text
+
+        return dict(await asyncio.gather(*(one(t) for t in texts)))
+
+
+def candidate_file(config_path: Path, out: Path) -> tuple[TurnoutConfig, str]:
+    data = yaml.safe_load(config_path.read_text())
+    data["models"]["smart-chat"]["routing"] = {"simple": "best-cheap-chat"}
+    out.write_text(yaml.safe_dump(data))
+    return load_config(out), out.read_text()
+
+
+def test_a_recorded_window_replayed_dry_through_a_cheaper_policy(
+    gateway: tuple[Stack, TurnoutConfig], tmp_path: Path
+) -> None:
+    stack, config = gateway
+    since_ms = int(time.time() * 1000) - 1000
+    sent = asyncio.run(record(config, prompts(250)))
+    until_ms = int(time.time() * 1000) + 1000
+    db = config.clickhouse.database
+    ids = ",".join(f"'{i}'" for i in sent)
+    rows_sql = (
+        f"SELECT request_id, prompt_tokens, completion_tokens, cost_usd, deployment FROM {db}.requests FINAL "
+        f"WHERE request_id IN ({ids})"
+    )
+    wait_until(lambda: len(run_sql(config, rows_sql).rows) == len(sent), 60, "the recorded rows")
+    candidate, text = candidate_file(Path(stack.config_path), tmp_path / "candidate.yaml")
+
+    report = replay(config, candidate, text, since_ms, until_ms, progress=False)
+
+    # the expected figures, from the rows and the classifier, without the replay's code
+    model = ComplexityModel.load()
+    before = after = 0.0
+    changed = 0
+    for request_id, prompt_tokens, completion_tokens, cost, deployment in run_sql(config, rows_sql).rows:
+        assert deployment == "sim-gpt-4o"
+        decision = model.decide_request(
+            ChatRequest(model="smart-chat", messages=[ChatMessage("user", sent[request_id])])
+        )
+        target = "sim-gpt-4o" if decision.complex else "sim-gpt-4o-mini"
+        changed += target != deployment
+        before += cost
+        after += cost_usd(Usage(prompt_tokens, completion_tokens), candidate.deployments[target])
+    assert report.replayed == len(sent) and report.without_outcome == 0
+    assert report.changed == changed and 0 < changed < len(sent)
+    assert report.cost_before_usd == pytest.approx(before) and report.cost_after_usd == pytest.approx(after)
+    assert report.cost_after_usd < report.cost_before_usd
+    assert report.model_mix_before == {"sim-gpt-4o": len(sent)}
+    assert report.model_mix_after == {"sim-gpt-4o": len(sent) - changed, "sim-gpt-4o-mini": changed}
+    # the decisions are in ClickHouse next to the originals; the same window and policy, the same report
+    decisions = (
+        f"SELECT count(), sum(changed), sum(cost_after_usd) FROM {db}.replay_decisions FINAL "
+        f"WHERE run_id = '{report.run_id}'"
+    )
+    wait_until(lambda: run_sql(config, decisions).rows[0][0] == len(sent), 60, "the replay decisions")
+    count, changed_rows, after_rows = run_sql(config, decisions).rows[0]
+    assert (count, changed_rows) == (len(sent), changed) and after_rows == pytest.approx(after)
+    again = replay(config, candidate, text, since_ms, until_ms, progress=False)
+    assert again.to_dict() == report.to_dict()

@@ -1,0 +1,244 @@
+"""``turnout replay``: recorded traffic through a candidate policy, before it goes live (dry mode).
+
+    turnout replay --config LIVE.yaml --policy CANDIDATE.yaml --since 2026-12-01T00:00 [--until ...]
+
+1. Reads the window's request events from ``<prefix>.requests`` (by the messages' timestamps).
+2. Reads what happened to each from ClickHouse (``requests``: deployment, tokens, cost).
+3. Routes each through the candidate config's route core (``streams.stages.route``: its logical
+   models, deployments and routing policies), and prices the recorded usage at the candidate
+   deployment's prices: no provider is called, no reply topic is written, no budget is charged.
+4. Writes every decision to the shadow topic ``<prefix>.events.replay`` (ClickHouse
+   ``replay_decisions``, next to the originals) and prints a report: requests replayed, decisions
+   changed, cost before and after, model mix; ``--out`` writes it as JSON.
+
+Deterministic: the run id is a digest of the window and the policy file, and the same window and
+policy give the same report (and the same rows, which the sink deduplicates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from schemas.codec import EventCodec, UndecodableEvent
+from schemas.config import TurnoutConfig
+from schemas.errors import TurnoutError
+from schemas.events import ReplayDecision, RequestEvent, StageEvent, Usage
+from streams.routing.classifier import ComplexityModel
+from streams.stages.cost import cost_usd
+from streams.stages.route import decide_route
+from streams.topics import TopicNames
+from turnout.analytics import run_sql
+
+__all__ = ["Outcome", "ReplayReport", "decide", "read_window", "replay"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to a recorded request, from its ClickHouse row."""
+
+    deployment: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_usd: float
+
+
+@dataclass
+class ReplayReport:
+    run_id: str
+    window: dict[str, int]
+    replayed: int = 0
+    without_outcome: int = 0
+    changed: int = 0
+    cost_before_usd: float = 0.0
+    cost_after_usd: float = 0.0
+    model_mix_before: dict[str, int] = field(default_factory=dict)
+    model_mix_after: dict[str, int] = field(default_factory=dict)
+    changed_decisions: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["cost_before_usd"] = round(self.cost_before_usd, 9)
+        data["cost_after_usd"] = round(self.cost_after_usd, 9)
+        data["saving"] = round(1 - self.cost_after_usd / self.cost_before_usd, 4) if self.cost_before_usd else 0.0
+        return data
+
+
+def read_window(
+    bootstrap: str, topic: str, since_ms: int, until_ms: int, codec: EventCodec, timeout_s: float = 60.0
+) -> list[RequestEvent]:
+    """The request events whose Kafka timestamps fall in ``[since_ms, until_ms)``, in a stable order.
+
+    Each partition is read from the first offset at ``since_ms`` to the end it had when the replay
+    started (what arrives later is not part of the window)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False})
+    try:
+        partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in partitions], timeout=10)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        todo = {tp.partition for tp in starts if tp.offset >= 0 and tp.offset < ends[tp.partition]}
+        consumer.assign([tp for tp in starts if tp.partition in todo])
+        events: list[RequestEvent] = []
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            for message in consumer.consume(500, timeout=1.0):
+                partition, offset = message.partition(), message.offset()
+                if message.error() is not None or partition not in todo or offset is None:
+                    continue
+                if offset >= ends[partition]:
+                    continue
+                if offset == ends[partition] - 1 or message.timestamp()[1] >= until_ms:
+                    todo.discard(partition)
+                if message.timestamp()[1] >= until_ms:
+                    continue
+                try:
+                    event = codec.decode(message.value() or b"")
+                except UndecodableEvent:
+                    continue  # the stages dead-lettered it when it was live
+                if isinstance(event, RequestEvent):
+                    events.append(event)
+        if todo:
+            raise TurnoutError(f"Could not read the window of {topic} in {timeout_s:.0f} s.")
+        return sorted(events, key=lambda e: (e.received_at_us, e.request_id))
+    finally:
+        consumer.close()
+
+
+def recorded_outcomes(config: TurnoutConfig, request_ids: Iterable[str], chunk: int = 500) -> dict[str, Outcome]:
+    ids = list(request_ids)
+    outcomes: dict[str, Outcome] = {}
+    db = config.clickhouse.database
+    for start in range(0, len(ids), chunk):
+        listed = ",".join(f"'{i}'" for i in ids[start : start + chunk])
+        rows = run_sql(
+            config,
+            f"SELECT request_id, deployment, prompt_tokens, completion_tokens, cached_tokens, cost_usd "
+            f"FROM {db}.requests FINAL WHERE status = 200 AND request_id IN ({listed})",
+        ).rows
+        for request_id, deployment, prompt, completion, cached, cost in rows:
+            outcomes[request_id] = Outcome(deployment, int(prompt), int(completion), int(cached), float(cost))
+    return outcomes
+
+
+def decide(
+    candidate: TurnoutConfig, event: RequestEvent, outcome: Outcome, run_id: str, complexity: ComplexityModel | None
+) -> ReplayDecision:
+    """The candidate's route for ``event``, and the recorded usage priced at its deployment."""
+    try:
+        route = decide_route(candidate, StageEvent(stage="cache", envelope=event), complexity)
+        model, deployment, reason, score = route.logical_model, route.deployment, route.reason, route.score
+        usage = Usage(outcome.prompt_tokens, outcome.completion_tokens, outcome.cached_tokens)
+        after = cost_usd(usage, candidate.deployments[deployment])
+    except TurnoutError as exc:  # the candidate would refuse it (an unknown model, a key not allowed)
+        model, deployment, reason, score, after = "", "", f"error:{type(exc).__name__}", None, 0.0
+    return ReplayDecision(
+        run_id=run_id,
+        request_id=event.request_id,
+        tenant=event.caller.tenant,
+        received_at_us=event.received_at_us,
+        requested_model=event.request.model,
+        original_deployment=outcome.deployment,
+        candidate_model=model,
+        candidate_deployment=deployment,
+        reason=reason,
+        changed=deployment != outcome.deployment,
+        prompt_tokens=outcome.prompt_tokens,
+        completion_tokens=outcome.completion_tokens,
+        cost_before_usd=outcome.cost_usd,
+        cost_after_usd=after,
+        score=score,
+    )
+
+
+def run_id_of(policy_text: str, since_ms: int, until_ms: int) -> str:
+    digest = hashlib.sha256(f"{since_ms}:{until_ms}:".encode() + policy_text.encode()).hexdigest()
+    return f"replay-{digest[:16]}"
+
+
+def replay(
+    live: TurnoutConfig,
+    candidate: TurnoutConfig,
+    policy_text: str,
+    since_ms: int,
+    until_ms: int,
+    progress: bool = True,
+) -> ReplayReport:
+    codec = EventCodec()
+    topics = TopicNames(live.kafka.topic_prefix)
+    run_id = run_id_of(policy_text, since_ms, until_ms)
+    report = ReplayReport(run_id, {"since_ms": since_ms, "until_ms": until_ms})
+    events = read_window(live.kafka.bootstrap, topics.requests, since_ms, until_ms, codec)
+    outcomes = recorded_outcomes(live, (e.request_id for e in events))
+    routed = any(m.routing and m.routing.simple for m in candidate.models.values())
+    complexity = ComplexityModel.load() if routed else None
+    producer = Producer({"bootstrap.servers": live.kafka.bootstrap, "enable.idempotence": True})
+    before: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    for n, event in enumerate(events, 1):
+        outcome = outcomes.get(event.request_id)
+        if outcome is None:  # answered with an error, or its row is not in ClickHouse (yet)
+            report.without_outcome += 1
+            continue
+        decision = decide(candidate, event, outcome, run_id, complexity)
+        producer.produce(topics.replay, codec.encode(decision), f"{run_id}:{event.request_id}".encode())
+        producer.poll(0)
+        report.replayed += 1
+        report.cost_before_usd += decision.cost_before_usd
+        report.cost_after_usd += decision.cost_after_usd
+        before[outcome.deployment] += 1
+        after[decision.candidate_deployment or decision.reason] += 1
+        if decision.changed:
+            report.changed += 1
+            report.changed_decisions.append(
+                {
+                    "request_id": decision.request_id,
+                    "from": decision.original_deployment,
+                    "to": decision.candidate_deployment or decision.reason,
+                    "reason": decision.reason,
+                    "score": decision.score,
+                    "cost_before_usd": decision.cost_before_usd,
+                    "cost_after_usd": round(decision.cost_after_usd, 9),
+                }
+            )
+        if progress and (n % 50 == 0 or n == len(events)):
+            sys.stderr.write(f"\rreplayed {n}/{len(events)}")
+    if progress and events:
+        sys.stderr.write("\n")
+    if producer.flush(30) > 0:
+        raise TurnoutError("Kafka did not take every replay decision.")
+    report.model_mix_before = dict(sorted(before.items()))
+    report.model_mix_after = dict(sorted(after.items()))
+    return report
+
+
+def render(report: ReplayReport) -> str:
+    """The report as a terminal table."""
+    data = report.to_dict()
+    lines = [
+        f"replay {report.run_id}",
+        f"  requests replayed   {report.replayed}  (without a recorded outcome: {report.without_outcome})",
+        f"  decisions changed   {report.changed}",
+        f"  cost before         ${report.cost_before_usd:.6f}",
+        f"  cost after          ${report.cost_after_usd:.6f}  (saving {data['saving']:.1%})",
+        "  model mix           before -> after",
+    ]
+    for name in sorted(set(report.model_mix_before) | set(report.model_mix_after)):
+        lines.append(
+            f"    {name:<24} {report.model_mix_before.get(name, 0):>6} -> {report.model_mix_after.get(name, 0):>6}"
+        )
+    return "\n".join(lines)
+
+
+def write_report(report: ReplayReport, path: Path) -> None:
+    import json
+
+    path.write_text(json.dumps(report.to_dict(), indent=2) + "\n")
