@@ -124,7 +124,7 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
 
     @app.task
     async def follow_controls() -> None:
-        await follow_topic(kafka.bootstrap, topics.controls, kafka.partitions, codec, controls.apply)
+        await follow_topic(kafka.bootstrap, topics.controls, kafka.partitions, codec, controls.apply, controls.loaded)
 
     parked = StageHandler(parked_spec(config.topology, topics), pipeline, emitter, codec, topics)
     app.agent(raw_topic(topics.parked), name="turnout.parked", concurrency=config.topology.concurrency)(
@@ -173,7 +173,9 @@ def _add_breakers(
 
     @app.task
     async def follow() -> None:
-        await follow_breakers(board, config.kafka.bootstrap, topics.breakers, config.kafka.partitions, codec)
+        await follow_breakers(
+            board, config.kafka.bootstrap, topics.breakers, config.kafka.partitions, codec, board.loaded
+        )
 
 
 def _add_budgets(

@@ -30,6 +30,8 @@ __all__ = ["BreakerBoard", "BreakerTracker", "JsonTable", "follow_breakers"]
 
 log = logging.getLogger(__name__)
 
+LOAD_WAIT_S = 10.0
+
 
 class JsonTable(MutableMapping[str, Any]):
     """A Faust table of raw bytes seen as str keys and JSON values (the app's serializer is raw)."""
@@ -100,6 +102,18 @@ class BreakerBoard:
         self._states: dict[str, BreakerState] = {}
         self._redis = redis
         self._lease_prefix = lease_prefix
+        self.loaded = asyncio.Event()  # set once the breakers topic has been read to its end
+
+    async def wait_loaded(self, timeout_s: float = LOAD_WAIT_S) -> None:
+        """A worker that just started knows no breaker until it has read the topic: wait for it
+        (bounded: a missing topic must not stop traffic)."""
+        if self.loaded.is_set():
+            return
+        try:
+            await asyncio.wait_for(self.loaded.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("breaker states not loaded after %.0f s; going on without them", timeout_s)
+            self.loaded.set()
 
     def apply(self, event: BreakerEvent) -> None:
         self._states[event.deployment] = BreakerState(event.deployment, event.state, 0, event.opened_at_us)

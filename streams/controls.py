@@ -9,11 +9,17 @@ a switch needs no Redis. Values are tenant-qualified like budgets' scopes (``acm
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from schemas.events import Caller, ControlEvent
 
 __all__ = ["KILL_SCOPES", "ControlBoard", "control_key"]
 
 KILL_SCOPES = ("tenant", "team", "user", "feature", "key")
+LOAD_WAIT_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 def control_key(scope: str, value: str) -> str:
@@ -23,8 +29,21 @@ def control_key(scope: str, value: str) -> str:
 class ControlBoard:
     """The kill switches in force, as this worker knows them."""
 
-    def __init__(self) -> None:
+    def __init__(self, loaded: bool = False) -> None:
         self._killed: dict[str, ControlEvent] = {}
+        self.loaded = asyncio.Event()  # set once the control topic has been read to its end
+        if loaded:  # a board with no topic behind it (tests, tools)
+            self.loaded.set()
+
+    async def wait_loaded(self, timeout_s: float = LOAD_WAIT_S) -> None:
+        """A worker that just started must not admit a stopped caller before it has read the topic."""
+        if self.loaded.is_set():
+            return
+        try:
+            await asyncio.wait_for(self.loaded.wait(), timeout_s)
+        except TimeoutError:
+            log.warning("kill switches not loaded after %.0f s; going on without them", timeout_s)
+            self.loaded.set()
 
     def apply(self, event: object) -> None:
         if not isinstance(event, ControlEvent):

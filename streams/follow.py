@@ -24,7 +24,8 @@ async def follow_topic(
     ready: asyncio.Event | None = None,
 ) -> None:
     """Call ``apply`` with every event of ``topic``, from its start, until cancelled. Bytes that
-    do not decode are skipped (the writer is Turnout itself; the sink keeps a copy)."""
+    do not decode are skipped (the writer is Turnout itself; the sink keeps a copy). ``ready`` is
+    set once everything the topic held at the start has been applied."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=50
     )
@@ -33,9 +34,12 @@ async def follow_topic(
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
-        if ready is not None:
-            ready.set()
+        ends = await consumer.end_offsets(assigned)
         while True:
+            if ready is not None and not ready.is_set():
+                positions = {tp: await consumer.position(tp) for tp in assigned}
+                if all(positions[tp] >= ends[tp] for tp in assigned):
+                    ready.set()
             batches = await consumer.getmany(timeout_ms=200)
             for messages in batches.values():
                 for message in messages:

@@ -205,6 +205,7 @@ class Invoker:
         """``yes``, ``probe`` (this request is the half-open probe) or ``no`` (skipped, and recorded)."""
         if self._breakers is None:
             return "yes"
+        await self._breakers.wait_loaded()
         now = self._clock()
         admission = self._breakers.admission(target.deployment, now)
         if admission == "yes" or (admission == "probe" and await self._breakers.take_probe(target.deployment)):

@@ -146,6 +146,8 @@ class Pipeline:
     async def _admit(self, event: StageEvent, waited: bool = False) -> StageEvent | Parked:
         """Kill switches, then the rate limits, then the budgets: admitted (perhaps downgraded),
         parked, or an error to raise."""
+        if self._controls is not None:
+            await self._controls.wait_loaded()
         kill = self._controls.kill_for(event.envelope.caller) if self._controls is not None else None
         if kill is not None:
             self._metrics.inc("turnout_admission_refused_total", reason="kill_switch")

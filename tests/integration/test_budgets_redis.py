@@ -218,7 +218,7 @@ def envelope(request_id: str, request: ChatRequest | None = None) -> StageEvent:
 async def test_the_pipeline_reserves_downgrades_then_refuses_naming_the_budget(redis: Any) -> None:
     cfg = pipeline_config()
     budgets = BudgetBook(cfg, redis, f"t{uuid.uuid4().hex[:8]}")
-    pipeline = Pipeline(cfg, invoker=None, budgets=budgets, controls=ControlBoard())  # type: ignore[arg-type]
+    pipeline = Pipeline(cfg, invoker=None, budgets=budgets, controls=ControlBoard(loaded=True))  # type: ignore[arg-type]
     verdicts = []
     for i in range(2):
         admitted = await pipeline._admit(envelope(f"r{i}"))
@@ -258,7 +258,7 @@ async def test_an_answer_without_spend_gives_the_reservation_back(redis: Any) ->
 
 async def test_a_kill_switch_refuses_before_anything_is_taken(redis: Any) -> None:
     cfg = config()
-    controls = ControlBoard()
+    controls = ControlBoard(loaded=True)
     budgets = BudgetBook(cfg, redis, f"t{uuid.uuid4().hex[:8]}")
     pipeline = Pipeline(cfg, invoker=None, budgets=budgets, controls=controls)  # type: ignore[arg-type]
     controls.apply(ControlEvent(scope="team", value="acme/t", killed=True, at_us=1, reason="incident 42"))

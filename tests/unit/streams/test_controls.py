@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from schemas.events import Caller, ControlEvent
@@ -46,3 +48,17 @@ def test_the_latest_event_per_switch_is_in_force() -> None:
     assert board.kill_for(ANN) is None
     board.apply(object())  # other events on the topic are ignored
     assert board.kill_for(ANN) is None
+
+
+async def test_admission_waits_until_the_switches_are_loaded_but_not_forever() -> None:
+    board = ControlBoard()
+    waiting = asyncio.ensure_future(board.wait_loaded(timeout_s=5))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    board.apply(kill("user", "acme/ann"))
+    board.loaded.set()  # what the follower does once it has read the topic to its end
+    await asyncio.wait_for(waiting, 1)
+    assert board.kill_for(ANN) is not None
+    late = ControlBoard()
+    await late.wait_loaded(timeout_s=0.01)  # no topic behind it: it goes on, and says so in the log
+    assert late.loaded.is_set()
