@@ -8,7 +8,6 @@ estimated from the config's prices with a fixed token model, reported under ``co
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 from schemas.config import ConfigError, DeploymentConfig, TurnoutConfig
 from streams.routing.classifier import ComplexityModel
+from streams.routing.train_complexity import read_examples
 
 __all__ = ["LARGE_MODEL", "OUTPUT_TOKENS", "SMALL_MODEL", "evaluate_route_file", "prompt_cost_usd"]
 
@@ -36,15 +36,8 @@ class LabelledPrompt:
 
 
 def read_labelled(path: Path) -> list[LabelledPrompt]:
-    cases = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if row.get("label") not in ("simple", "complex"):
-            raise ValueError(f"{path}:{number}: label must be 'simple' or 'complex', got {row.get('label')!r}")
-        cases.append(LabelledPrompt(prompt=str(row["prompt"]), complex=row["label"] == "complex"))
-    return cases
+    """The labelled prompts of ``path``, read as the training script reads its own file."""
+    return [LabelledPrompt(prompt=e.messages[-1][1], complex=e.complex) for e in read_examples(path)]
 
 
 def input_tokens(prompt: str) -> int:
