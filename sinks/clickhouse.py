@@ -33,6 +33,8 @@ __all__ = ["ClickHouseSink", "QueryResult", "open_clickhouse", "serve_queries"]
 
 log = logging.getLogger(__name__)
 
+DRAIN_S = 10.0  # at most this long taking what is on the topics when asked to stop
+
 
 def open_clickhouse(dsn: str, database: str) -> Any:
     """A clickhouse-connect client for a chdb:// path or a server URL, migrated."""
@@ -104,20 +106,35 @@ class ClickHouseSink:
         batch = _Batch()
         try:
             while not self._stop.is_set():
-                msg = consumer.poll(0.05)
-                err = msg.error() if msg is not None else None
-                if msg is not None and err is None:
-                    self._add(batch, msg)
-                elif err is not None and err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("sink consumer: %s", err.str())
+                self._poll_into(batch, consumer, 0.05)
                 due = batch.count and (time.monotonic() - batch.opened_at) * 1000 >= sink.batch_ms
                 if batch.count >= sink.batch_rows or due:
+                    self._flush(batch, consumer)
+                    batch = _Batch()
+            # asked to stop: take what is already on the topics first (until they are quiet, or
+            # DRAIN_S), so a clean shutdown leaves nothing behind for the next start to insert
+            deadline, quiet = time.monotonic() + DRAIN_S, 0
+            while quiet < 3 and time.monotonic() < deadline:
+                quiet = 0 if self._poll_into(batch, consumer, 0.2) else quiet + 1
+                if batch.count >= sink.batch_rows:
                     self._flush(batch, consumer)
                     batch = _Batch()
             if batch.count:
                 self._flush(batch, consumer)
         finally:
             consumer.close()
+
+    def _poll_into(self, batch: _Batch, consumer: Consumer, timeout_s: float) -> bool:
+        """Add one polled message to ``batch``; whether one came."""
+        msg = consumer.poll(timeout_s)
+        if msg is None:
+            return False
+        err = msg.error()
+        if err is None:
+            self._add(batch, msg)
+        elif err.code() != KafkaError._PARTITION_EOF:
+            log.warning("sink consumer: %s", err.str())
+        return err is None
 
     def _add(self, batch: _Batch, msg: Any) -> None:
         try:
