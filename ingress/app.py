@@ -33,6 +33,7 @@ from starlette.routing import Route
 from ingress.anthropic_request import parse_messages_request
 from ingress.anthropic_response import AnthropicStreamWriter, anthropic_error_body, message_body
 from ingress.auth import KeyRing, bearer_token
+from ingress.cache_headers import cache_control_from_headers, cache_reply_headers
 from ingress.openai_request import parse_chat_request, parse_embeddings_request
 from ingress.openai_response import SSE_DONE, chunk_body, chunk_delta, completion_body, sse, usage_body
 from schemas.config import TurnoutConfig
@@ -98,6 +99,7 @@ class _Started:
         if isinstance(self.first, ReplyEvent):
             total_ms = (time.perf_counter() - self.started) * 1000
             headers["x-turnout-gateway-ms"] = f"{max(0.0, total_ms - self.first.upstream_us / 1000):.2f}"
+            headers.update(cache_reply_headers(self.first.cache))
         return headers
 
 
@@ -116,7 +118,8 @@ class Ingress:
         check_model_allowed(self.config, caller.key_id, parsed.model)
         timeout_s = self.config.gateway.request_timeout_s
         if isinstance(parsed, ChatRequest):
-            event = self.client.new_request(parsed, caller, timeout_s=timeout_s, source="http")
+            control = cache_control_from_headers(request.headers)
+            event = self.client.new_request(parsed, caller, timeout_s=timeout_s, source="http", cache_control=control)
         else:  # embeddings travel beside an empty chat request
             chat = ChatRequest(model=parsed.model, messages=[])
             event = self.client.new_request(chat, caller, timeout_s=timeout_s, source="http", embeddings=parsed)

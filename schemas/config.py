@@ -20,8 +20,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "DEFAULT_CACHE_THRESHOLD",
+    "MAX_CACHE_TTL_S",
     "BreakerConfig",
     "BudgetRule",
+    "CacheConfig",
+    "CacheStoreConfig",
     "ClickHouseConfig",
     "ConfigError",
     "DeploymentConfig",
@@ -262,6 +266,45 @@ class GuardrailsConfig(_Model):
     json_output: JsonGuardConfig = Field(default_factory=JsonGuardConfig)
 
 
+DEFAULT_CACHE_THRESHOLD = 0.80  # all-MiniLM-L6-v2 with the near-miss guards; streams/cache/EMBEDDERS.md
+MAX_CACHE_TTL_S = 7 * 86_400  # the entries topic keeps a week
+
+
+class CacheConfig(_Model):
+    """The response cache for one logical model: ``exact`` (Redis, on a normalised key of the request),
+    or ``semantic`` (exact first, then answers to questions that mean the same, within the tenant, the
+    model and the answer-changing parameters). Off unless asked for: a cached answer is a decision."""
+
+    mode: Literal["off", "exact", "semantic"] = "off"
+    ttl_s: int = Field(3600, ge=1, le=MAX_CACHE_TTL_S)
+    namespace: str = Field("default", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    threshold: float = Field(DEFAULT_CACHE_THRESHOLD, gt=0, le=1, description="Cosine similarity a semantic hit needs.")
+    max_temperature: float = Field(0.3, ge=0, description="Above it, no semantic reuse (exact still applies).")
+    default_temperature: float = Field(
+        1.0, ge=0, description="What an unset temperature means (the provider's default)."
+    )
+    multi_turn: Literal["last_user", "off"] = Field(
+        "last_user", description="last_user: embed the last user turn, the turns before it must match exactly."
+    )
+    tools: bool = Field(True, description="Cache requests with tools in the exact cache (never the semantic one).")
+
+
+class CacheStoreConfig(_Model):
+    """Where semantic-cache entries live: ``edge``, an embedded Qdrant shard in each worker, fed by the
+    entries topic; or ``qdrant``, a Qdrant server all workers share."""
+
+    store: Literal["edge", "qdrant"] = "edge"
+    qdrant_url: str | None = Field(None, pattern=r"^https?://")
+    collection: str = "turnout-cache"
+    optimize_every: int = Field(5000, ge=1, description="Index an embedded shard after this many new entries.")
+
+    @model_validator(mode="after")
+    def _url_for_server(self) -> CacheStoreConfig:
+        if self.store == "qdrant" and not self.qdrant_url:
+            raise ValueError("store qdrant needs qdrant_url")
+        return self
+
+
 class LogicalModelConfig(_Model):
     deployments: tuple[str, ...] = Field(min_length=1, description="Primary first, then fallbacks.")
     description: str = ""
@@ -270,6 +313,7 @@ class LogicalModelConfig(_Model):
     on_limit: OnLimitConfig = Field(default_factory=OnLimitConfig)
     routing: RoutingConfig | None = None
     guardrails: GuardrailsConfig = Field(default_factory=GuardrailsConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
 
 
 class LimitRule(_Model):
@@ -350,6 +394,7 @@ class TurnoutConfig(_Model):
     breakers: BreakerConfig = Field(default_factory=BreakerConfig)
     limits: tuple[LimitRule, ...] = ()
     budgets: tuple[BudgetRule, ...] = ()
+    cache: CacheStoreConfig = Field(default_factory=CacheStoreConfig)
     providers: dict[str, ProviderConfig]
     deployments: dict[str, DeploymentConfig]
     models: dict[str, LogicalModelConfig]

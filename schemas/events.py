@@ -17,6 +17,9 @@ __all__ = [
     "BreakerEvent",
     "BudgetEvent",
     "BudgetVerdict",
+    "CacheControl",
+    "CacheEntry",
+    "CacheFill",
     "CacheVerdict",
     "Caller",
     "ChatMessage",
@@ -159,10 +162,27 @@ class BudgetVerdict:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheControl:
+    lookup: bool = True
+    store: bool = True
+    max_age_s: int | None = None
+    threshold: float | None = None
+    namespace: str | None = None
+    ttl_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CacheVerdict:
     status: str
     similarity: float | None = None
     key: str | None = None
+    kind: str | None = None
+    entry: str | None = None
+    reason: str | None = None
+    store: bool = False
+    age_s: float | None = None
+    saved_usd: float = 0.0
+    namespace: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +231,7 @@ class RequestEvent:
     request: ChatRequest
     metadata: dict[str, str] = field(default_factory=dict)
     embeddings: EmbeddingsRequest | None = None
+    cache_control: CacheControl | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +274,7 @@ class ReplyEvent:
     upstream_us: int = 0
     chunks_sent: int = 0
     embeddings: EmbeddingsResponse | None = None
+    cache: CacheVerdict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +330,11 @@ class RequestRecord:
     routed_model: str = ""
     route_score: float | None = None
     guard_us: int = 0
+    cache_status: str = ""
+    cache_kind: str = ""
+    cache_similarity: float | None = None
+    cache_entry: str = ""
+    cache_saved_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +422,36 @@ class ControlEvent:
     reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class CacheFill:
+    AVRO_NAME: ClassVar[str] = "turnout.CacheFill"
+    request_id: str
+    at_us: int
+    tenant: str
+    namespace: str
+    exact_key: str
+    ttl_s: int
+    request: ChatRequest
+    response: ChatResponse
+    cost_usd: float = 0.0
+    semantic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    AVRO_NAME: ClassVar[str] = "turnout.CacheEntry"
+    entry_id: str
+    tenant: str
+    namespace: str
+    model: str
+    params: str
+    query: str
+    answer: str
+    created_at_s: float
+    expires_at_s: float
+    vector: bytes
+
+
 EVENT_TYPES: tuple[type, ...] = (
     RequestEvent,
     StageEvent,
@@ -409,4 +466,6 @@ EVENT_TYPES: tuple[type, ...] = (
     ControlEvent,
     GuardEvent,
     ReplayDecision,
+    CacheFill,
+    CacheEntry,
 )

@@ -74,6 +74,11 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "routed_model",
         "route_score",
         "guard_us",
+        "cache_status",
+        "cache_kind",
+        "cache_similarity",
+        "cache_entry",
+        "cache_saved_usd",
     ],
     "attempts": [
         "request_id",
@@ -189,6 +194,11 @@ def request_row(r: RequestRecord) -> list[Any]:
         r.routed_model,
         r.route_score,
         r.guard_us,
+        r.cache_status,
+        r.cache_kind,
+        r.cache_similarity,
+        r.cache_entry,
+        r.cache_saved_usd,
     ]
 
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -18,11 +19,12 @@ import redis.asyncio as aioredis
 
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
-from schemas.events import AttemptEvent, BudgetEvent, UsageEvent
+from schemas.events import AttemptEvent, BudgetEvent, CacheFill, UsageEvent
 from streams.agents import StageHandler
 from streams.alerts import WebhookSender
 from streams.breakers import BreakerBoard, BreakerTracker, JsonTable, follow_breakers
 from streams.budgets import BudgetBook
+from streams.caching import ResponseCache
 from streams.controls import ControlBoard
 from streams.emitter import FaustEmitter
 from streams.follow import follow_topic
@@ -50,8 +52,17 @@ class TurnoutApp(faust.App):
 
     fetch_max_wait_ms: int = 5
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.closers: list[Callable[[], None]] = []  # run once the app has stopped
+
     def _new_transport(self) -> Any:
         return LowLatencyTransport(self.conf.broker_consumer, self)
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        for close in self.closers:
+            close()
 
 
 def build_app(config: TurnoutConfig) -> TurnoutApp:
@@ -89,6 +100,7 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     budgets = BudgetBook(config, redis, kafka.topic_prefix, metrics)
     controls = ControlBoard()
     invoker = Invoker(config, transport, topics, breakers=board)
+    cache = ResponseCache.from_config(config, redis, topics, codec, metrics)
     complexity = ComplexityModel.load() if any(m.routing and m.routing.simple for m in config.models.values()) else None
     pipeline = Pipeline(
         config,
@@ -100,6 +112,7 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
         complexity=complexity,
         topics=topics,
         vault=PlaceholderVault(redis, kafka.topic_prefix),
+        cache=cache,
     )
     invoker.guard_streams_with(pipeline.guards.stream_guard)
     emitter = FaustEmitter(app.producer, codec)
@@ -109,6 +122,8 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
 
     _add_breakers(app, config, topics, codec, emitter, board, raw_topic)
     _add_budgets(app, config, topics, codec, emitter, budgets, raw_topic, metrics)
+    if cache is not None:
+        _add_cache(app, config, topics, codec, emitter, cache, raw_topic)
 
     if web_port is not None:
 
@@ -219,6 +234,44 @@ def _add_budgets(
             await ledger.resync(owned, now_us() / 1e6)
         except Exception as exc:
             log.warning("ledger resync failed (%s)", exc)
+
+
+def _add_cache(
+    app: TurnoutApp,
+    config: TurnoutConfig,
+    topics: TopicNames,
+    codec: EventCodec,
+    emitter: FaustEmitter,
+    cache: ResponseCache,
+    raw_topic: Any,
+) -> None:
+    """The cache writer (fills in; Redis entries, and vectors for the semantic cache, out) and, with
+    the embedded store, this worker's follower of every entry."""
+
+    @app.agent(raw_topic(topics.cache_fills), name="turnout.cache_writer")
+    async def cache_writer(stream: faust.StreamT) -> None:
+        async for value in stream:
+            try:
+                fill = codec.decode_as(CacheFill, value)
+            except UndecodableEvent:
+                continue  # written by Turnout only; nothing a client sent is lost by skipping it
+            try:
+                entry = await cache.write(fill)
+            except Exception:  # Redis or the store down: that answer is not cached, nothing else
+                log.exception("cache writer could not store the answer to %s", fill.request_id)
+                continue
+            if entry is not None:
+                await (await emitter.send(topics.cache_entries, entry.entry_id, entry))
+
+    if cache.follows_entries:
+
+        @app.task
+        async def follow_cache_entries() -> None:
+            await follow_topic(
+                config.kafka.bootstrap, topics.cache_entries, config.kafka.partitions, codec, cache.apply_entry
+            )
+
+    app.closers.append(cache.close)
 
 
 async def _announce(alert: BudgetEvent, emitter: FaustEmitter, topics: TopicNames, webhooks: WebhookSender) -> None:

@@ -21,8 +21,9 @@ from schemas.errors import (
     ServiceUnavailable,
     TurnoutError,
 )
-from schemas.events import BudgetVerdict, LimitVerdict, RequestEvent, StageEvent, StageTiming
+from schemas.events import BudgetVerdict, CacheVerdict, LimitVerdict, RequestEvent, StageEvent, StageTiming
 from streams.budgets import BudgetAdmission, BudgetBook
+from streams.caching import ResponseCache
 from streams.controls import ControlBoard
 from streams.emitter import Emitter
 from streams.guarding import Guards
@@ -32,7 +33,6 @@ from streams.metrics import Metrics
 from streams.routing.classifier import ComplexityModel
 from streams.stages.answer import Answer, finish
 from streams.stages.budgets import NANO_PER_USD
-from streams.stages.cache import check_cache
 from streams.stages.cost import cost_usd
 from streams.stages.route import decide_route
 from streams.topics import STAGE_ORDER, TopicNames
@@ -72,8 +72,10 @@ class Pipeline:
         complexity: ComplexityModel | None = None,
         topics: TopicNames | None = None,
         vault: PlaceholderVault | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self._cache = cache
         self._complexity = complexity
         self._guards = Guards(config, invoker, topics, vault, clock)
         self._config = config
@@ -123,7 +125,9 @@ class Pipeline:
                 return guarded
             return await self._admit(guarded)
         if stage == "cache":
-            return replace(event, cache=check_cache(event))
+            if self._cache is None:
+                return replace(event, cache=CacheVerdict("skip", reason="off"))
+            return await self._cache.check(event)
         if stage == "route":
             return replace(event, route=decide_route(self._config, event, self._complexity))
         if stage == "invoke":
@@ -140,7 +144,10 @@ class Pipeline:
             if event.embeddings is not None:
                 cost = cost_usd(event.embeddings.usage, deployment)
                 return finish(event, self._clock(), embeddings=event.embeddings, cost_usd=cost)
-            return await self._guards.check_reply(event, emitter)
+            answer = await self._guards.check_reply(event, emitter)
+            if self._cache is not None:
+                await self._cache.offer(event, answer, emitter)
+            return answer
         raise ValueError(f"unknown stage {stage!r}")
 
     async def _admit(self, event: StageEvent, waited: bool = False) -> StageEvent | Parked:

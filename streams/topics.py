@@ -72,6 +72,17 @@ class TopicNames:
         return f"{self.prefix}.control"
 
     @property
+    def cache_fills(self) -> str:
+        """CacheFills: answers to keep, for the cache writer (holds answers: never sunk to ClickHouse)."""
+        return f"{self.prefix}.cache.fills"
+
+    @property
+    def cache_entries(self) -> str:
+        """CacheEntries keyed by entry id, with their vectors; compacted: every worker's embedded store
+        is rebuilt from it at start."""
+        return f"{self.prefix}.cache.entries"
+
+    @property
     def dead_letters(self) -> str:
         return f"{self.prefix}.dlq"
 

@@ -33,7 +33,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.errors import GatewayTimeout, ServiceUnavailable
-from schemas.events import Caller, ChatRequest, ChunkEvent, EmbeddingsRequest, ReplyEvent, RequestEvent
+from schemas.events import CacheControl, Caller, ChatRequest, ChunkEvent, EmbeddingsRequest, ReplyEvent, RequestEvent
 from streams.topics import TopicNames
 
 __all__ = ["ReplyStream", "TurnoutClient"]
@@ -214,6 +214,7 @@ class TurnoutClient:
         request_id: str | None = None,
         source: str = "kafka",
         embeddings: EmbeddingsRequest | None = None,
+        cache_control: CacheControl | None = None,
     ) -> RequestEvent:
         now = _now_us()
         return RequestEvent(
@@ -226,6 +227,7 @@ class TurnoutClient:
             request=request,
             metadata=dict(metadata or {}),
             embeddings=embeddings,
+            cache_control=cache_control,
         )
 
     async def submit(self, event: RequestEvent) -> ReplyStream:

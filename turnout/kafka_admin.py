@@ -8,25 +8,41 @@ first, and waits until each partition has a leader.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from schemas.config import KafkaConfig
+from schemas.config import MAX_CACHE_TTL_S, KafkaConfig
 from schemas.errors import ServiceUnavailable
 from streams.topics import STAGE_ORDER, TopicNames
 
-__all__ = ["all_topics", "compacted_topics", "delete_topics", "ensure_topics", "prepare_topics", "wait_for_group"]
+__all__ = [
+    "all_topics",
+    "compacted_topics",
+    "delete_topics",
+    "ensure_topics",
+    "prepare_topics",
+    "topic_configs",
+    "wait_for_group",
+]
 
 
 def compacted_topics(topics: TopicNames) -> list[str]:
-    return [topics.breakers, topics.controls]
+    return [topics.breakers, topics.controls, topics.cache_entries]
+
+
+def topic_configs(topics: TopicNames) -> dict[str, dict[str, str]]:
+    """Topic settings besides the defaults: the compacted topics, and the cache entries, which are
+    also dropped after the longest TTL a route may set."""
+    configs = {name: {"cleanup.policy": "compact"} for name in compacted_topics(topics)}
+    configs[topics.cache_entries] = {"cleanup.policy": "compact,delete", "retention.ms": str(MAX_CACHE_TTL_S * 1000)}
+    return configs
 
 
 def all_topics(topics: TopicNames) -> list[str]:
     names = [topics.requests, *(topics.stage_output(s) for s in STAGE_ORDER[:-1])]
-    return [*names, topics.parked, *topics.event_topics, topics.dead_letters]
+    return [*names, topics.parked, *topics.event_topics, topics.cache_fills, topics.cache_entries, topics.dead_letters]
 
 
 def ensure_topics(
@@ -35,9 +51,12 @@ def ensure_topics(
     partitions: int,
     timeout_s: float = 60.0,
     compacted: Iterable[str] = (),
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
-    """Create the missing ones; return once all exist with a leader for every partition."""
-    compact = set(compacted)
+    """Create the missing ones (``compacted`` ones with ``cleanup.policy=compact``, and ``configs``
+    per topic); return once all exist with a leader for every partition."""
+    settings = {name: {"cleanup.policy": "compact"} for name in compacted}
+    settings.update({name: dict(value) for name, value in (configs or {}).items()})
     admin = AdminClient({"bootstrap.servers": bootstrap})
     wanted = list(names)
     deadline = time.monotonic() + timeout_s
@@ -63,7 +82,7 @@ def ensure_topics(
                         n,
                         num_partitions=partitions,
                         replication_factor=1,
-                        config={"cleanup.policy": "compact"} if n in compact else {},
+                        config=settings.get(n, {}),
                     )
                     for n in missing
                 ],
@@ -103,7 +122,7 @@ def delete_topics(kafka: KafkaConfig, timeout_s: float = 15.0) -> list[str]:
 def prepare_topics(kafka: KafkaConfig) -> None:
     """Every topic Turnout's stages, sink and breakers use, created as the config says."""
     topics = TopicNames(kafka.topic_prefix)
-    ensure_topics(kafka.bootstrap, all_topics(topics), kafka.partitions, compacted=compacted_topics(topics))
+    ensure_topics(kafka.bootstrap, all_topics(topics), kafka.partitions, configs=topic_configs(topics))
 
 
 def wait_for_group(bootstrap: str, group: str, members: int, timeout_s: float) -> str | None:

@@ -81,6 +81,7 @@ def _fill(store: EdgeVectorStore, entries: int, tenants: int, dim: int, seed: in
                 "tenant": f"tenant-{n % tenants}",
                 "model": "smart-chat",
                 "params": "p",
+                "namespace": "default",
                 "query": f"synthetic question {n}",
                 "answer": f"synthetic answer {n}",
                 "created_at": 0.0,

@@ -22,7 +22,7 @@ from streams.cache.store import Payload, VectorHit
 
 __all__ = ["DEFAULT_HNSW_EF", "SCOPE_FIELDS", "EdgeVectorStore"]
 
-SCOPE_FIELDS = ("tenant", "model", "params")
+SCOPE_FIELDS = ("tenant", "model", "params", "namespace")
 DEFAULT_HNSW_EF = 128
 
 

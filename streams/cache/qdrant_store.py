@@ -33,7 +33,7 @@ class QdrantServerStore:
         client: QdrantClient,
         collection: str,
         dim: int,
-        keyword_fields: tuple[str, ...] = ("tenant", "model", "params"),
+        keyword_fields: tuple[str, ...] = ("tenant", "model", "params", "namespace"),
         tenant_field: str = "tenant",
     ) -> None:
         self.client = client

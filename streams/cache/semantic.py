@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from schemas.config import DEFAULT_CACHE_THRESHOLD
 from schemas.events import ChatMessage, ChatRequest
 from streams.cache.embedders import Embedder
 from streams.cache.guards import DEFAULT_GUARDS, PairGuard, check_pair
@@ -40,6 +41,7 @@ __all__ = [
     "SemanticCache",
     "WindowedEmbedder",
     "context_digest",
+    "entry_payload",
     "exact_key",
     "params_digest",
     "semantic_allowed",
@@ -47,7 +49,7 @@ __all__ = [
 ]
 
 # Cosine similarity of all-MiniLM-L6-v2 with the guards on; EMBEDDERS.md has the curve it was read from.
-DEFAULT_THRESHOLD = 0.80
+DEFAULT_THRESHOLD = DEFAULT_CACHE_THRESHOLD
 DEFAULT_CANDIDATES = 4
 DEFAULT_MAX_CHARS = 1000
 _KEY_VERSION = 1
@@ -197,18 +199,20 @@ class CacheScope:
     tenant: str
     model: str
     params: str
+    namespace: str = "default"
 
     @classmethod
-    def for_request(cls, tenant: str, request: ChatRequest) -> CacheScope:
-        return cls(tenant=tenant, model=request.model, params=params_digest(request))
+    def for_request(cls, tenant: str, request: ChatRequest, namespace: str = "default") -> CacheScope:
+        return cls(tenant=tenant, model=request.model, params=params_digest(request), namespace=namespace)
 
     def filter(self) -> dict[str, str]:
-        return {"tenant": self.tenant, "model": self.model, "params": self.params}
+        return {"tenant": self.tenant, "model": self.model, "params": self.params, "namespace": self.namespace}
 
     def entry_id(self, query: str) -> str:
         """The entry's id: the same query stored twice in one scope is one entry (replays are idempotent)."""
         normal = " ".join(unicodedata.normalize("NFKC", query).casefold().split())
-        digest = hashlib.sha256("\0".join((self.tenant, self.model, self.params, normal)).encode()).digest()
+        parts = (self.tenant, self.model, self.params, self.namespace, normal)
+        digest = hashlib.sha256("\0".join(parts).encode()).digest()
         return str(uuid.UUID(bytes=digest[:16]))
 
 
@@ -218,6 +222,7 @@ class CacheHit:
     similarity: float
     answer: str
     query: str
+    age_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,11 +265,26 @@ class SemanticCache:
             return False
         return not isinstance(self.embedder, WindowedEmbedder) or self.embedder.fits(query)
 
-    def lookup(self, scope: CacheScope, query: str, now_s: float, threshold: float | None = None) -> CacheHit | None:
-        """The stored answer to a query that means the same, or ``None``. ``threshold`` is the route's, if set."""
-        return self.probe(scope, query, now_s, threshold).hit
+    def lookup(
+        self,
+        scope: CacheScope,
+        query: str,
+        now_s: float,
+        threshold: float | None = None,
+        max_age_s: float | None = None,
+    ) -> CacheHit | None:
+        """The stored answer to a query that means the same, or ``None``. ``threshold`` is the route's, if set;
+        with ``max_age_s``, only entries at most that old answer."""
+        return self.probe(scope, query, now_s, threshold, max_age_s).hit
 
-    def probe(self, scope: CacheScope, query: str, now_s: float, threshold: float | None = None) -> CacheProbe:
+    def probe(
+        self,
+        scope: CacheScope,
+        query: str,
+        now_s: float,
+        threshold: float | None = None,
+        max_age_s: float | None = None,
+    ) -> CacheProbe:
         started = time.perf_counter()
         if not self.cacheable(query):
             return CacheProbe(hit=None, best_similarity=None)
@@ -284,11 +304,17 @@ class SemanticCache:
             if float(payload.get("expires_at", 0.0)) <= now_s:
                 self.vectors.delete(candidate.id)
                 continue
+            created = float(payload.get("created_at", 0.0))
+            if max_age_s is not None and now_s - created > max_age_s:
+                rejected.append((candidate.score, "max_age"))
+                continue
             reason = check_pair(query, str(payload["query"]), self.guards)
             if reason is not None:
                 rejected.append((candidate.score, reason))
                 continue
-            hit = CacheHit(candidate.id, candidate.score, str(payload["answer"]), str(payload["query"]))
+            hit = CacheHit(
+                candidate.id, candidate.score, str(payload["answer"]), str(payload["query"]), max(0.0, now_s - created)
+            )
             break
         elapsed = (time.perf_counter() - started) * 1000
         return CacheProbe(hit=hit, best_similarity=best, rejected=tuple(rejected), elapsed_ms=elapsed)
@@ -298,12 +324,17 @@ class SemanticCache:
         if ttl_s <= 0 or not self.cacheable(query):
             return None
         entry_id = scope.entry_id(query)
-        payload: dict[str, str | float] = {
-            **scope.filter(),
-            "query": query,
-            "answer": answer,
-            "created_at": float(now_s),
-            "expires_at": float(now_s + ttl_s),
-        }
-        self.vectors.upsert(entry_id, self.embedder.embed([query])[0], payload)
+        self.vectors.upsert(entry_id, self.embedder.embed([query])[0], entry_payload(scope, query, answer, now_s, ttl_s))
         return entry_id
+
+
+def entry_payload(scope: CacheScope, query: str, answer: str, now_s: float, ttl_s: float) -> dict[str, str | float]:
+    """What an entry's point carries besides its vector: the scope (checked again on every hit), the
+    query (for the guards), the answer and the times."""
+    return {
+        **scope.filter(),
+        "query": query,
+        "answer": answer,
+        "created_at": float(now_s),
+        "expires_at": float(now_s + ttl_s),
+    }

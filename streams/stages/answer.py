@@ -38,7 +38,8 @@ def finish(
     upstream_us = sum(a.latency_us for a in event.attempts)
     total_us = max(0, now_us - envelope.received_at_us)
     ttft = next((a.ttft_us for a in reversed(event.attempts) if a.ok and a.ttft_us is not None), None)
-    cache_hit = event.cache is not None and event.cache.status == "hit"
+    cache = event.cache
+    cache_hit = cache is not None and cache.status == "hit"
     if guard_action is None:
         guard_action = event.input_guard.action if event.input_guard else "pass"
     if guard_us is None:
@@ -61,6 +62,7 @@ def finish(
         gateway_us=max(0, total_us - upstream_us),
         upstream_us=upstream_us,
         chunks_sent=event.streamed_chunks or 0,
+        cache=cache,
     )
     record = RequestRecord(
         request_id=envelope.request_id,
@@ -90,5 +92,10 @@ def finish(
         routed_model=route.logical_model if route else "",
         route_score=route.score if route else None,
         guard_us=guard_us,
+        cache_status=cache.status if cache is not None else "",
+        cache_kind=(cache.kind or "") if cache_hit and cache is not None else "",
+        cache_similarity=cache.similarity if cache is not None else None,
+        cache_entry=(cache.entry or "") if cache_hit and cache is not None else "",
+        cache_saved_usd=cache.saved_usd if cache_hit and cache is not None else 0.0,
     )
     return Answer(reply=reply, record=record, reply_to=envelope.reply_to, deadline_at_us=envelope.deadline_at_us)

@@ -16,6 +16,9 @@ from schemas.events import (
     BreakerEvent,
     BudgetEvent,
     BudgetVerdict,
+    CacheControl,
+    CacheEntry,
+    CacheFill,
     CacheVerdict,
     Caller,
     ChatMessage,
@@ -116,6 +119,7 @@ ENVELOPE = RequestEvent(
     embeddings=EmbeddingsRequest(
         model="embed-small", inputs=["one", "two"], dimensions=256, encoding_format="float", user="u-1"
     ),
+    cache_control=CacheControl(lookup=False, store=False, max_age_s=600, threshold=0.9, namespace="v2", ttl_s=60),
 )
 # float32 in Avro: values chosen to be exact in 32 bits
 VECTORS = EmbeddingsResponse(
@@ -124,13 +128,26 @@ VECTORS = EmbeddingsResponse(
     upstream_model="text-embedding-3-small",
 )
 
+VERDICT = CacheVerdict(
+    status="hit",
+    similarity=0.875,
+    key="cache-key",
+    kind="semantic",
+    entry="6f1c0d52-5a4e-4c6b-9d0e-2b7c3f1a9e11",
+    reason="numbers",
+    store=True,
+    age_s=12.5,
+    saved_usd=0.0042,
+    namespace="v2",
+)
+
 FULL: list[Any] = [
     ENVELOPE,
     StageEvent(
         stage="invoke",
         envelope=ENVELOPE,
         input_guard=GuardVerdict(action="flag", findings=["pii.email", "pii.phone"]),
-        cache=CacheVerdict(status="miss", similarity=0.875, key="cache-key"),
+        cache=VERDICT,
         route=RouteDecision(
             logical_model="smart-chat",
             deployment="sim-gpt-4o",
@@ -178,6 +195,7 @@ FULL: list[Any] = [
         upstream_us=80_000,
         chunks_sent=4,
         embeddings=VECTORS,
+        cache=VERDICT,
     ),
     AttemptEvent(request_id="req-1", caller=CALLER, logical_model="smart-chat", attempt_no=2, attempt=FAILED),
     UsageEvent(
@@ -218,6 +236,11 @@ FULL: list[Any] = [
         routed_model="best-cheap-chat",
         route_score=0.12,
         guard_us=850,
+        cache_status="hit",
+        cache_kind="semantic",
+        cache_similarity=0.91,
+        cache_entry="6f1c0d52-5a4e-4c6b-9d0e-2b7c3f1a9e11",
+        cache_saved_usd=0.0042,
     ),
     DeadLetter(
         topic="turnout.requests",
@@ -279,6 +302,30 @@ FULL: list[Any] = [
         cost_before_usd=0.00043,
         cost_after_usd=0.0000258,
         score=0.08,
+    ),
+    CacheFill(
+        request_id="req-1",
+        at_us=T0,
+        tenant="acme",
+        namespace="v2",
+        exact_key="ab" * 32,
+        ttl_s=3600,
+        request=REQUEST,
+        response=RESPONSE,
+        cost_usd=0.0042,
+        semantic=True,
+    ),
+    CacheEntry(
+        entry_id="6f1c0d52-5a4e-4c6b-9d0e-2b7c3f1a9e11",
+        tenant="acme",
+        namespace="v2",
+        model="smart-chat",
+        params="cd" * 32,
+        query="What is the capital of France?",
+        answer='{"content": "Paris."}',
+        created_at_s=1_700_000_000.5,
+        expires_at_s=1_700_003_600.5,
+        vector=b"\x00\x00\x80\x3f",
     ),
 ]
 
@@ -351,6 +398,8 @@ MINIMAL: list[Any] = [
         at_us=0,
     ),
     ReplayDecision("r", "q", "t", 0, "m", "d", "m", "d", "primary", False, 0, 0, 0.0, 0.0),
+    CacheFill("r", 0, "t", "", "", 0, ChatRequest(model="m", messages=[]), ChatResponse("", None, "", Usage(), "", 0)),
+    CacheEntry("e", "t", "", "m", "", "", "", 0.0, 0.0, b""),
 ]
 
 

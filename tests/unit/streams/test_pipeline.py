@@ -93,7 +93,7 @@ async def test_run_from_runs_every_stage_and_answers(
     assert [t.stage for t in invoked.timings] == ["input_guard", "cache", "route"]
     assert all(t.started_at_us < t.ended_at_us for t in invoked.timings)
     assert invoked.input_guard is not None and invoked.input_guard.action == "pass"
-    assert invoked.cache is not None and invoked.cache.status == "miss"
+    assert invoked.cache is not None and invoked.cache.status == "skip"  # no model here caches
     assert invoked.route is not None and invoked.route.deployment == "sim-gpt-4o"
 
     assert answer.reply_to == "turnout.replies.gw-1"
@@ -218,7 +218,7 @@ async def test_run_stage_stamps_the_stage_and_its_timing(
     result = await pipeline.run_stage("cache", stage_event(), RecordingEmitter())
     assert isinstance(result, StageEvent)
     assert result.stage == "cache"
-    assert result.cache is not None and result.cache.status == "miss"
+    assert result.cache is not None and result.cache.status == "skip"
     assert [(t.stage, t.started_at_us, t.ended_at_us) for t in result.timings] == [
         ("cache", RECEIVED + 10, RECEIVED + 15)
     ]

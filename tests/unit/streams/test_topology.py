@@ -30,6 +30,8 @@ def test_stage_order() -> None:
         ("controls", "tt.control"),
         ("guard_events", "tt.events.guards"),
         ("replay", "tt.events.replay"),
+        ("cache_fills", "tt.cache.fills"),
+        ("cache_entries", "tt.cache.entries"),
     ],
 )
 def test_topic_names(name: str, topic: str) -> None:
