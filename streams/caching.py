@@ -212,7 +212,7 @@ class ResponseCache:
         except UndecodableEvent:
             return None
         age_s = max(0.0, now_s - fill.at_us / 1e6)
-        if plan.max_age_s is not None and age_s > plan.max_age_s:
+        if age_s >= fill.ttl_s or (plan.max_age_s is not None and age_s > plan.max_age_s):
             return None
         if fill.tenant != tenant or fill.exact_key != plan.key:  # never another tenant's, whatever the key says
             return None

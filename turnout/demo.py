@@ -32,7 +32,8 @@ PROMPTS = [
 SUMMARY_SQL = """
 SELECT logical_model, deployment, count() AS requests, countIf(status != 200) AS errors,
        sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
-       round(sum(cost_usd), 6) AS cost_usd,
+       round(sum(cost_usd), 6) AS cost_usd, countIf(cache_status = 'hit') AS cache_hits,
+       round(sum(cache_saved_usd), 6) AS saved_usd,
        round(quantile(0.5)(total_us) / 1000, 1) AS p50_ms, round(quantile(0.99)(total_us) / 1000, 1) AS p99_ms,
        round(quantile(0.5)(total_us - upstream_us) / 1000, 1) AS gateway_p50_ms
 FROM {db}.requests FINAL
@@ -42,7 +43,7 @@ ORDER BY logical_model
 """
 
 
-MODELS = ["smart-chat", "best-cheap-chat", "claude-chat", "gemini-chat", "nova-chat"]
+MODELS = ["smart-chat", "best-cheap-chat", "claude-chat", "gemini-chat", "nova-chat", "faq-chat"]
 
 
 async def _send(client: openai.AsyncOpenAI, i: int, rng: random.Random) -> str:

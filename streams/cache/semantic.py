@@ -324,7 +324,9 @@ class SemanticCache:
         if ttl_s <= 0 or not self.cacheable(query):
             return None
         entry_id = scope.entry_id(query)
-        self.vectors.upsert(entry_id, self.embedder.embed([query])[0], entry_payload(scope, query, answer, now_s, ttl_s))
+        self.vectors.upsert(
+            entry_id, self.embedder.embed([query])[0], entry_payload(scope, query, answer, now_s, ttl_s)
+        )
         return entry_id
 
 
