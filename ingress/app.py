@@ -34,12 +34,14 @@ from ingress.anthropic_request import parse_messages_request
 from ingress.anthropic_response import AnthropicStreamWriter, anthropic_error_body, message_body
 from ingress.auth import KeyRing, bearer_token
 from ingress.cache_headers import cache_control_from_headers, cache_reply_headers
+from ingress.feedback import FeedbackDesk, parse_feedback
 from ingress.openai_request import parse_chat_request, parse_embeddings_request
 from ingress.openai_response import SSE_DONE, chunk_body, chunk_delta, completion_body, sse, usage_body
 from schemas.config import TurnoutConfig
 from schemas.errors import InvalidRequest, PayloadTooLarge, TurnoutError, openai_error_body
 from schemas.events import ChatRequest, ChunkEvent, EmbeddingsResponse, ErrorInfo, ReplyEvent
 from streams.stages.route import check_model_allowed
+from streams.tracing import new_trace_id, parse_traceparent, request_span_id, traceparent
 from turnout.client import ReplyStream, TurnoutClient
 
 __all__ = ["build_ingress"]
@@ -93,9 +95,11 @@ class _Started:
     replies: ReplyStream
     first: ChunkEvent | ReplyEvent
     started: float
+    trace_id: str
 
     def headers(self) -> dict[str, str]:
         headers = {"x-request-id": self.request_id}
+        headers["traceparent"] = traceparent(self.trace_id, request_span_id(self.request_id))
         if isinstance(self.first, ReplyEvent):
             total_ms = (time.perf_counter() - self.started) * 1000
             headers["x-turnout-gateway-ms"] = f"{max(0.0, total_ms - self.first.upstream_us / 1000):.2f}"
@@ -108,6 +112,7 @@ class Ingress:
         self.config = config
         self.client = client
         self.keys = KeyRing(config)
+        self.feedback_desk = FeedbackDesk(config)
 
     async def _start(self, request: Request, parse: Callable[[Any], Any]) -> tuple[Any, _Started]:
         """Authenticate, read and validate the body, publish the request, wait for the first event."""
@@ -117,14 +122,21 @@ class Ingress:
         parsed = parse(_decode_json(await _read_body(request, self.config.gateway.max_body_bytes)))
         check_model_allowed(self.config, caller.key_id, parsed.model)
         timeout_s = self.config.gateway.request_timeout_s
+        trace_id, parent = parse_traceparent(request.headers.get("traceparent")) or (new_trace_id(), "")
+        common: dict[str, Any] = {
+            "timeout_s": timeout_s,
+            "source": "http",
+            "trace_id": trace_id,
+            "parent_span_id": parent,
+        }
         if isinstance(parsed, ChatRequest):
             control = cache_control_from_headers(request.headers)
-            event = self.client.new_request(parsed, caller, timeout_s=timeout_s, source="http", cache_control=control)
+            event = self.client.new_request(parsed, caller, cache_control=control, **common)
         else:  # embeddings travel beside an empty chat request
             chat = ChatRequest(model=parsed.model, messages=[])
-            event = self.client.new_request(chat, caller, timeout_s=timeout_s, source="http", embeddings=parsed)
+            event = self.client.new_request(chat, caller, embeddings=parsed, **common)
         replies = await self.client.submit(event)
-        return parsed, _Started(event.request_id, replies, await replies.next(), started)
+        return parsed, _Started(event.request_id, replies, await replies.next(), started, trace_id)
 
     # -- OpenAI ----------------------------------------------------------------------------------
     async def chat_completions(self, request: Request) -> Response:
@@ -198,6 +210,17 @@ class Ingress:
             }
         )
 
+    async def feedback(self, request: Request) -> Response:
+        secret = bearer_token(request.headers.get("authorization"), request.headers.get("x-api-key"))
+        caller, _ = self.keys.authenticate(secret, request.headers.get("x-turnout-feature"))
+        body = _decode_json(await _read_body(request, 64 * 1024))
+        rating = parse_feedback(body, caller, int(time.time() * 1e6))
+        await self.feedback_desk.check_owner(rating)
+        await self.client.publish(self.client.topics.feedback, rating.request_id, rating)
+        return _json(
+            {"object": "feedback", "id": rating.feedback_id, "request_id": rating.request_id, "score": rating.score}
+        )
+
     # -- Anthropic -------------------------------------------------------------------------------
     async def messages(self, request: Request) -> Response:
         chat, run = await self._start(request, parse_messages_request)
@@ -260,6 +283,7 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
             yield
         finally:
             await client.stop()
+            await ingress.feedback_desk.close()
 
     def guarded(handler: Any, shape: ErrorShape = openai_error_body) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -300,6 +324,7 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
         Route("/v1/chat/completions", guarded(ingress.chat_completions), methods=["POST"]),
         Route("/v1/embeddings", guarded(ingress.embeddings), methods=["POST"]),
         Route("/v1/models", guarded(ingress.models), methods=["GET"]),
+        Route("/v1/feedback", guarded(ingress.feedback), methods=["POST"]),
         Route("/v1/messages", guarded(ingress.messages, anthropic_error_body), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]

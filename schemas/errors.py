@@ -48,6 +48,7 @@ __all__ = [
     "InvalidRequest",
     "KillSwitchActive",
     "ModelNotFound",
+    "NotFound",
     "PayloadTooLarge",
     "PermissionDenied",
     "ProviderAuthError",
@@ -160,9 +161,13 @@ class KillSwitchActive(PermissionDenied):
     code = "kill_switch"
 
 
-class ModelNotFound(TurnoutError):
+class NotFound(TurnoutError):
     status = 404
     type = "invalid_request_error"
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
     code = "model_not_found"
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "EmbeddingsRequest",
     "EmbeddingsResponse",
     "ErrorInfo",
+    "FeedbackEvent",
     "GuardEvent",
     "GuardVerdict",
     "LimitVerdict",
@@ -232,6 +233,8 @@ class RequestEvent:
     metadata: dict[str, str] = field(default_factory=dict)
     embeddings: EmbeddingsRequest | None = None
     cache_control: CacheControl | None = None
+    trace_id: str = ""
+    parent_span_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +338,9 @@ class RequestRecord:
     cache_similarity: float | None = None
     cache_entry: str = ""
     cache_saved_usd: float = 0.0
+    trace_id: str = ""
+    parent_span_id: str = ""
+    stages: list[StageTiming] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +458,19 @@ class CacheEntry:
     vector: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class FeedbackEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.FeedbackEvent"
+    request_id: str
+    tenant: str
+    key_id: str
+    user: str
+    score: float
+    at_us: int
+    comment: str | None = None
+    feedback_id: str = ""
+
+
 EVENT_TYPES: tuple[type, ...] = (
     RequestEvent,
     StageEvent,
@@ -468,4 +487,5 @@ EVENT_TYPES: tuple[type, ...] = (
     ReplayDecision,
     CacheFill,
     CacheEntry,
+    FeedbackEvent,
 )

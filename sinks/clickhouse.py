@@ -26,7 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
 from sinks.migrate import migrate
-from sinks.rows import TABLE_COLUMNS, row_for
+from sinks.rows import TABLE_COLUMNS, rows_for
 from streams.topics import TopicNames
 
 __all__ = ["ClickHouseSink", "QueryResult", "open_clickhouse", "serve_queries"]
@@ -143,9 +143,8 @@ class ClickHouseSink:
             self.skipped += 1
             log.warning("sink skips %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc)
             return
-        found = row_for(event)
-        if found is not None:
-            batch.add(found[0], found[1], msg.topic(), msg.partition(), msg.offset())
+        for table, row in rows_for(event):
+            batch.add(table, row, msg.topic(), msg.partition(), msg.offset())
 
     def _flush(self, batch: _Batch, consumer: Consumer) -> None:
         delay = 0.2

@@ -11,13 +11,15 @@ from schemas.events import (
     BreakerEvent,
     BudgetEvent,
     ControlEvent,
+    FeedbackEvent,
     GuardEvent,
     ReplayDecision,
     RequestRecord,
     UsageEvent,
 )
+from streams.tracing import request_span_id, span_id
 
-__all__ = ["TABLE_COLUMNS", "attempt_row", "request_row", "row_for", "usage_row"]
+__all__ = ["TABLE_COLUMNS", "attempt_row", "request_row", "row_for", "rows_for", "span_rows", "usage_row"]
 
 
 def _ts(us: int) -> datetime:
@@ -79,7 +81,23 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "cache_similarity",
         "cache_entry",
         "cache_saved_usd",
+        "trace_id",
+        "parent_span_id",
     ],
+    "spans": [
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "request_id",
+        "tenant",
+        "name",
+        "start",
+        "end",
+        "duration_us",
+        "status",
+        "attributes",
+    ],
+    "feedback": ["feedback_id", "request_id", "tenant", "key_id", "user", "score", "comment", "at"],
     "attempts": [
         "request_id",
         "tenant",
@@ -199,6 +217,8 @@ def request_row(r: RequestRecord) -> list[Any]:
         r.cache_similarity,
         r.cache_entry,
         r.cache_saved_usd,
+        r.trace_id,
+        r.parent_span_id,
     ]
 
 
@@ -296,6 +316,90 @@ def replay_row(e: ReplayDecision) -> list[Any]:
         e.cost_after_usd,
         e.score,
     ]
+
+
+def span_rows(r: RequestRecord) -> list[list[Any]]:
+    """The request's spans: the gateway's own (``turnout.request``, child of the caller's span), one per
+    stage that passed the request on, and one per provider attempt; ids from :mod:`streams.tracing`."""
+    if not r.trace_id:
+        return []
+    tenant, root = r.caller.tenant, request_span_id(r.request_id)
+
+    def span(span_id: str, parent: str, name: str, start: int, end: int, ok: bool, **attrs: Any) -> list[Any]:
+        end = max(start, end)
+        attributes = {k: str(v) for k, v in attrs.items() if v not in (None, "")}
+        status = "ok" if ok else "error"
+        return [
+            r.trace_id,
+            span_id,
+            parent,
+            r.request_id,
+            tenant,
+            name,
+            _ts(start),
+            _ts(end),
+            end - start,
+            status,
+            attributes,
+        ]
+
+    rows = [
+        span(
+            root,
+            r.parent_span_id,
+            "turnout.request",
+            r.received_at_us,
+            r.finished_at_us,
+            r.status < 400,
+            logical_model=r.logical_model,
+            deployment=r.deployment,
+            status=r.status,
+            error_class=r.error_class,
+            cache=r.cache_status,
+        )
+    ]
+    for stage in r.stages:
+        rows.append(
+            span(
+                span_id(r.request_id, "stage", stage.stage),
+                root,
+                f"stage {stage.stage}",
+                stage.started_at_us,
+                stage.ended_at_us,
+                True,
+            )
+        )
+    for n, a in enumerate(r.attempts, start=1):
+        rows.append(
+            span(
+                span_id(r.request_id, "attempt", n),
+                root,
+                f"provider {a.provider}",
+                a.started_at_us,
+                a.started_at_us + a.latency_us,
+                a.ok,
+                deployment=a.deployment,
+                attempt=n,
+                http_status=a.http_status,
+                error_class=a.error_class,
+                ttft_us=a.ttft_us,
+            )
+        )
+    return rows
+
+
+def feedback_row(e: FeedbackEvent) -> list[Any]:
+    return [e.feedback_id, e.request_id, e.tenant, e.key_id, e.user, e.score, e.comment or "", _ts(e.at_us)]
+
+
+def rows_for(event: Any) -> list[tuple[str, list[Any]]]:
+    """Every table row an event makes (a request record: its row and its spans)."""
+    if isinstance(event, RequestRecord):
+        return [("requests", request_row(event)), *(("spans", row) for row in span_rows(event))]
+    if isinstance(event, FeedbackEvent):
+        return [("feedback", feedback_row(event))]
+    found = row_for(event)
+    return [found] if found is not None else []
 
 
 def row_for(event: Any) -> tuple[str, list[Any]] | None:

@@ -21,6 +21,7 @@ from streams.pipeline import Parked, Pipeline, StageResult, entering
 from streams.stages.answer import Answer, finish
 from streams.topics import TopicNames
 from streams.topology import AgentSpec
+from streams.tracing import request_span_id, traceparent
 
 __all__ = ["StageHandler"]
 
@@ -28,6 +29,12 @@ log = logging.getLogger(__name__)
 
 PARKED_POLL_S = 0.2  # how often a parked request looks for capacity; it gives up this long before its deadline
 REPLY_GRACE_S = 2.0  # past its deadline plus this, a request's reply is not sent: its caller has given up
+
+
+def _trace_of(envelope: RequestEvent) -> str | None:
+    if not envelope.trace_id:
+        return None
+    return traceparent(envelope.trace_id, request_span_id(envelope.request_id))
 
 
 class StageHandler:
@@ -97,19 +104,22 @@ class StageHandler:
 
     async def _send_on(self, result: StageResult) -> None:
         acks: list[Awaitable[Any]]
+        send = self._emitter.send
         if isinstance(result, Parked):
             event = result.event
-            acks = [await self._emitter.send(self._topics.parked, event.envelope.request_id, event)]
+            acks = [await send(self._topics.parked, event.envelope.request_id, event, _trace_of(event.envelope))]
         elif isinstance(result, Answer):
-            request_id = result.reply.request_id
-            acks = [await self._emitter.send(self._topics.records, request_id, result.record)]
+            request_id, record = result.reply.request_id, result.record
+            trace = traceparent(record.trace_id, request_span_id(request_id)) if record.trace_id else None
+            acks = [await send(self._topics.records, request_id, record, trace)]
             if now_us() <= result.deadline_at_us + REPLY_GRACE_S * 1e6:
-                acks.append(await self._emitter.send(result.reply_to, request_id, result.reply))
+                acks.append(await send(result.reply_to, request_id, result.reply, trace))
             else:  # the ingress answered 504 already; a client that left may have no topic any more
                 log.info("request %s answered after its deadline: the record is kept, the reply dropped", request_id)
         else:
             assert self.spec.output_topic is not None
-            acks = [await self._emitter.send(self.spec.output_topic, result.envelope.request_id, result)]
+            trace = _trace_of(result.envelope)
+            acks = [await send(self.spec.output_topic, result.envelope.request_id, result, trace)]
         for ack in acks:
             await ack
 

@@ -11,8 +11,9 @@ __all__ = ["Emitter", "FaustEmitter"]
 
 
 class Emitter(Protocol):
-    async def send(self, topic: str, key: str, event: Any) -> Awaitable[Any]:
-        """Queue ``event`` for ``topic``; await the result to wait for the broker's ack."""
+    async def send(self, topic: str, key: str, event: Any, trace: str | None = None) -> Awaitable[Any]:
+        """Queue ``event`` for ``topic`` (with ``trace`` as its ``traceparent`` header, when given);
+        await the result to wait for the broker's ack."""
 
 
 class FaustEmitter:
@@ -22,7 +23,8 @@ class FaustEmitter:
         self._producer = producer
         self._codec = codec
 
-    async def send(self, topic: str, key: str, event: Any) -> Awaitable[Any]:
+    async def send(self, topic: str, key: str, event: Any, trace: str | None = None) -> Awaitable[Any]:
         value = self._codec.encode(event)
-        fut: Awaitable[Any] = await self._producer.send(topic, key.encode(), value, None, None, None)
+        headers = [("traceparent", trace.encode())] if trace else None
+        fut: Awaitable[Any] = await self._producer.send(topic, key.encode(), value, None, None, headers)
         return fut

@@ -91,9 +91,9 @@ class Pipeline:
 
     async def run_stage(self, stage: str, event: StageEvent, emitter: Emitter) -> StageResult:
         started = self._clock()
-        if started >= event.envelope.deadline_at_us:
-            return finish(event, started, error=GatewayTimeout("The request's deadline passed.").to_info())
         try:
+            if started >= event.envelope.deadline_at_us:
+                raise GatewayTimeout("The request's deadline passed.")
             result = await self._step(stage, event, emitter)
         except TurnoutError as exc:
             result = finish(event, self._clock(), error=exc.to_info())
@@ -245,11 +245,15 @@ class Pipeline:
 
     async def _release_unspent(self, event: StageEvent, answer: Answer) -> None:
         """A request answered without a provider call that cost something (an error, a cache hit, a
-        block) gives its budget reservation back now; the others are settled by the ledger."""
-        verdict = event.budget
-        if self._budgets is None or verdict is None or not verdict.slots:
+        block) gives back its budget reservation and the tokens its rate limits counted in advance;
+        the others are settled by the ledger and by ``_settle``."""
+        if any(a.ok for a in answer.record.attempts):
             return
-        if not any(a.ok for a in answer.record.attempts):
+        limit = event.limit
+        if self._limiter is not None and limit is not None and limit.token_keys:
+            await self._limiter.settle(limit.token_keys, limit.estimated_tokens, 0)
+        verdict = event.budget
+        if self._budgets is not None and verdict is not None and verdict.slots:
             await self._budgets.release(verdict.slots, event.envelope.request_id)
 
     async def admit_parked(self, event: StageEvent) -> StageEvent | Parked:

@@ -67,6 +67,11 @@ class TopicNames:
         return f"{self.prefix}.events.replay"
 
     @property
+    def feedback(self) -> str:
+        """FeedbackEvents from ``POST /v1/feedback``."""
+        return f"{self.prefix}.events.feedback"
+
+    @property
     def controls(self) -> str:
         """ControlEvents keyed by scope:value; compacted, so it holds every kill switch in force."""
         return f"{self.prefix}.control"
@@ -100,4 +105,5 @@ class TopicNames:
             self.guard_events,
             self.replay,
             self.controls,
+            self.feedback,
         )

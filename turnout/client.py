@@ -35,6 +35,7 @@ from schemas.codec import EventCodec, UndecodableEvent
 from schemas.errors import GatewayTimeout, ServiceUnavailable
 from schemas.events import CacheControl, Caller, ChatRequest, ChunkEvent, EmbeddingsRequest, ReplyEvent, RequestEvent
 from streams.topics import TopicNames
+from streams.tracing import new_trace_id, request_span_id, traceparent
 
 __all__ = ["ReplyStream", "TurnoutClient"]
 
@@ -215,6 +216,8 @@ class TurnoutClient:
         source: str = "kafka",
         embeddings: EmbeddingsRequest | None = None,
         cache_control: CacheControl | None = None,
+        trace_id: str | None = None,
+        parent_span_id: str = "",
     ) -> RequestEvent:
         now = _now_us()
         return RequestEvent(
@@ -228,6 +231,8 @@ class TurnoutClient:
             metadata=dict(metadata or {}),
             embeddings=embeddings,
             cache_control=cache_control,
+            trace_id=trace_id or new_trace_id(),
+            parent_span_id=parent_span_id,
         )
 
     async def submit(self, event: RequestEvent) -> ReplyStream:
@@ -236,11 +241,16 @@ class TurnoutClient:
         self._pending[event.request_id] = _Pending(asyncio.Queue())
         stream = ReplyStream(self, event.request_id, event.deadline_at_us)
         try:
-            await self._produce(self.topics.requests, event.request_id, self._codec.encode(event))
+            header = traceparent(event.trace_id, request_span_id(event.request_id)) if event.trace_id else None
+            await self._produce(self.topics.requests, event.request_id, self._codec.encode(event), header)
         except BaseException:
             stream.close()
             raise
         return stream
+
+    async def publish(self, topic: str, key: str, event: Any) -> None:
+        """Produce any event to ``topic`` and wait for the broker's ack (feedback, controls)."""
+        await self._produce(topic, key, self._codec.encode(event))
 
     async def complete(
         self,
@@ -253,7 +263,7 @@ class TurnoutClient:
         stream = await self.submit(self.new_request(request, caller, timeout_s=timeout_s, metadata=metadata))
         return await stream.reply()
 
-    async def _produce(self, topic: str, key: str, value: bytes) -> None:
+    async def _produce(self, topic: str, key: str, value: bytes, trace: str | None = None) -> None:
         assert self._loop is not None, "start() the client first"
         loop = self._loop
         done: asyncio.Future[None] = loop.create_future()
@@ -262,7 +272,8 @@ class TurnoutClient:
             loop.call_soon_threadsafe(_settle, done, err)
 
         try:
-            self._producer.produce(topic, value=value, key=key.encode(), on_delivery=on_delivery)
+            headers: list[tuple[str, str | bytes | None]] | None = [("traceparent", trace)] if trace else None
+            self._producer.produce(topic, value=value, key=key.encode(), headers=headers, on_delivery=on_delivery)
         except BufferError:
             raise ServiceUnavailable("The gateway's Kafka producer queue is full; try again.") from None
         except KafkaException as exc:

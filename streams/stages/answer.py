@@ -97,5 +97,8 @@ def finish(
         cache_similarity=cache.similarity if cache is not None else None,
         cache_entry=(cache.entry or "") if cache_hit and cache is not None else "",
         cache_saved_usd=cache.saved_usd if cache_hit and cache is not None else 0.0,
+        trace_id=envelope.trace_id,
+        parent_span_id=envelope.parent_span_id,
+        stages=list(event.timings),
     )
     return Answer(reply=reply, record=record, reply_to=envelope.reply_to, deadline_at_us=envelope.deadline_at_us)

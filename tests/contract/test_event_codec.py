@@ -30,6 +30,7 @@ from schemas.events import (
     EmbeddingsRequest,
     EmbeddingsResponse,
     ErrorInfo,
+    FeedbackEvent,
     GuardEvent,
     GuardVerdict,
     LimitVerdict,
@@ -120,6 +121,8 @@ ENVELOPE = RequestEvent(
         model="embed-small", inputs=["one", "two"], dimensions=256, encoding_format="float", user="u-1"
     ),
     cache_control=CacheControl(lookup=False, store=False, max_age_s=600, threshold=0.9, namespace="v2", ttl_s=60),
+    trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+    parent_span_id="00f067aa0ba902b7",
 )
 # float32 in Avro: values chosen to be exact in 32 bits
 VECTORS = EmbeddingsResponse(
@@ -241,6 +244,9 @@ FULL: list[Any] = [
         cache_similarity=0.91,
         cache_entry="6f1c0d52-5a4e-4c6b-9d0e-2b7c3f1a9e11",
         cache_saved_usd=0.0042,
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+        parent_span_id="00f067aa0ba902b7",
+        stages=[StageTiming(stage="input_guard", started_at_us=T0 + 10, ended_at_us=T0 + 90)],
     ),
     DeadLetter(
         topic="turnout.requests",
@@ -327,6 +333,16 @@ FULL: list[Any] = [
         expires_at_s=1_700_003_600.5,
         vector=b"\x00\x00\x80\x3f",
     ),
+    FeedbackEvent(
+        request_id="req-1",
+        tenant="acme",
+        key_id="demo",
+        user="demo-user",
+        score=0.75,
+        at_us=T0,
+        comment="Helpful, but long. ✓",
+        feedback_id="fb-1",
+    ),
 ]
 
 MINIMAL_CALLER = Caller(tenant="t", team="", user="u", tier="free", key_id="k")
@@ -400,6 +416,7 @@ MINIMAL: list[Any] = [
     ReplayDecision("r", "q", "t", 0, "m", "d", "m", "d", "primary", False, 0, 0, 0.0, 0.0),
     CacheFill("r", 0, "t", "", "", 0, ChatRequest(model="m", messages=[]), ChatResponse("", None, "", Usage(), "", 0)),
     CacheEntry("e", "t", "", "m", "", "", "", 0.0, 0.0, b""),
+    FeedbackEvent("r", "t", "k", "u", 0.0, 0),
 ]
 
 

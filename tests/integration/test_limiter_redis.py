@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,7 +14,8 @@ from schemas.errors import ServiceUnavailable
 from schemas.events import Caller, ChatMessage, ChatRequest, RequestEvent
 from streams.limiter import Limiter
 from streams.metrics import Metrics
-from streams.pipeline import Pipeline, entering
+from streams.pipeline import Parked, Pipeline, entering
+from streams.stages.answer import Answer
 from tests.conftest import REDIS
 
 CALLER = Caller(tenant="acme", team="t", user="u", tier="free", key_id="k")
@@ -106,3 +108,33 @@ async def test_unreachable_redis_fails_open_or_closed_as_the_model_says(mode: st
         assert metrics.value("turnout_redis_unavailable_total", part="limits") == 1
     finally:
         await dead.aclose()
+
+
+async def test_an_answer_without_a_provider_call_gives_its_tokens_back() -> None:
+    """A request admitted with an estimate and then answered without a paid call (a cache hit, an
+    error in a later stage, its deadline) frees the tokens its limits counted in advance."""
+    client = aioredis.from_url(REDIS)
+    try:
+        cfg = config()
+        limiter = Limiter(cfg, client, f"t{uuid.uuid4().hex[:8]}")
+        pipeline = Pipeline(cfg, invoker=None, limiter=limiter)  # type: ignore[arg-type]
+
+        def request(request_id: str, max_tokens: int, deadline_us: int = 2**62) -> RequestEvent:
+            return RequestEvent(request_id, "r", "kafka", 0, deadline_us, CALLER, chat(max_tokens))
+
+        admitted = await pipeline._admit(entering(request("r0", 9995)))  # 1 + 4 + 9995: the whole window
+        assert not isinstance(admitted, Answer | Parked) and admitted.limit is not None
+        (key,) = admitted.limit.token_keys
+        assert int(await client.get(key)) == 10_000
+        unknown = replace(admitted.envelope, request=replace(chat(9995), model="nope"))
+        gone = await pipeline.run_stage("route", replace(admitted, envelope=unknown), None)  # type: ignore[arg-type]
+        assert isinstance(gone, Answer) and gone.record.status == 404
+        assert int(await client.get(key)) == 0
+        late = await pipeline._admit(entering(request("r1", 9995)))
+        assert not isinstance(late, Answer | Parked)
+        expired = replace(late, envelope=replace(late.envelope, deadline_at_us=1))
+        timed_out = await pipeline.run_stage("cache", expired, None)  # type: ignore[arg-type]
+        assert isinstance(timed_out, Answer) and timed_out.record.status == 504
+        assert int(await client.get(key)) == 0
+    finally:
+        await client.aclose()

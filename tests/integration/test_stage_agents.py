@@ -89,7 +89,7 @@ async def test_a_request_flows_through_every_stage(workers: tuple[str, TurnoutCo
             e.stage: e for e in events if isinstance(e, StageEvent) and e.envelope.request_id == event.request_id
         }
         assert by_stage["input_guard"].input_guard is not None and by_stage["input_guard"].route is None
-        assert by_stage["cache"].cache is not None and by_stage["cache"].cache.status == "miss"
+        assert by_stage["cache"].cache is not None and by_stage["cache"].cache.status == "skip"
         assert by_stage["route"].route is not None and by_stage["route"].route.deployment == "sim-gpt-4o"
         assert by_stage["invoke"].response is not None
         assert [t.stage for t in by_stage["invoke"].timings] == ["input_guard", "cache", "route", "invoke"]

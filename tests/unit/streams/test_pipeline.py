@@ -30,7 +30,7 @@ class RecordingEmitter:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Any]] = []
 
-    async def send(self, topic: str, key: str, event: Any) -> Awaitable[Any]:
+    async def send(self, topic: str, key: str, event: Any, trace: str | None = None) -> Awaitable[Any]:
         self.sent.append((topic, key, event))
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         ack.set_result(None)

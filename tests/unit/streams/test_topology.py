@@ -49,6 +49,7 @@ def test_replies_and_event_topics() -> None:
         "tt.events.guards",
         "tt.events.replay",
         "tt.control",
+        "tt.events.feedback",
     )
 
 
