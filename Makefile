@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 CONFIG ?= config/turnout.yaml
 
-.PHONY: venv up down demo run test test-fast lint clean bench bench-quick
+.PHONY: venv up down demo run test test-fast lint clean bench bench-quick browser
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,11 @@ bench: up        ## Turnout beside direct calls and LiteLLM, one run; writes ben
 bench-quick: up  ## the same, as a short smoke run (its figures are not results)
 	$(VENV)/bin/turnout bench --quick
 
-test: up lint     ## every test against the real services
+test: up lint browser  ## every test against the real services (and a real headless Chromium)
 	$(PY) -m pytest -q -p no:cacheprovider
+
+browser:          ## Debian's chromium, for the dashboards' browser test
+	scripts/services.sh browser
 
 test-fast: venv   ## unit and contract tests only (no services)
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/contract

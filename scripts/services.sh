@@ -53,6 +53,14 @@ install_redis() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
 }
 
+install_chromium() {  # for the dashboards' browser test: Debian's chromium, headless
+  command -v chromium >/dev/null && return 0
+  log "installing Debian's chromium (the dashboards' browser test)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+}
+
 kafka_up() {
   install_kafka
   local dir="$RUN/kafka" pidfile="$RUN/kafka.pid"
@@ -130,10 +138,11 @@ stop() {  # stop NAME
 case "${1:-}" in
   up) mkdir -p "$RUN"; redis_up; kafka_up;
       echo "kafka=127.0.0.1:$KAFKA_PORT redis=redis://127.0.0.1:$REDIS_PORT/0" ;;
+  browser) install_chromium; command -v chromium ;;
   down) stop kafka; stop redis ;;
   reset) stop kafka; stop redis; rm -rf "$RUN/kafka" "$RUN/redis" ;;
   status)
     port_open "$KAFKA_PORT" && echo "kafka up 127.0.0.1:$KAFKA_PORT" || echo "kafka down"
     port_open "$REDIS_PORT" && echo "redis up 127.0.0.1:$REDIS_PORT" || echo "redis down" ;;
-  *) echo "usage: $0 up|down|reset|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|reset|status|browser" >&2; exit 2 ;;
 esac

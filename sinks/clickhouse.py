@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import urllib.parse
 from collections import defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
+from sinks.dashboards import PAGES, Dashboards, Filters
 from sinks.migrate import migrate
 from sinks.rows import TABLE_COLUMNS, rows_for
 from streams.topics import TopicNames
@@ -183,7 +185,9 @@ class ClickHouseSink:
 
 
 def serve_queries(sink: ClickHouseSink, host: str, port: int) -> ThreadingHTTPServer:
-    """Answer ``POST /query`` (the SQL as the body) with ``{"columns", "rows"}``, read-only."""
+    """Answer ``POST /query`` (the SQL as the body) with ``{"columns", "rows"}``, read-only, and serve
+    the dashboards at ``GET /dashboards/<page>``."""
+    dashboards = Dashboards(sink.config, sink.query)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -199,6 +203,27 @@ def serve_queries(sink: ClickHouseSink, host: str, port: int) -> ThreadingHTTPSe
             self._send(200, {"columns": result.columns, "rows": result.rows, "rows_written": sink.rows_written})
 
         def do_GET(self) -> None:
+            url = urllib.parse.urlsplit(self.path)
+            if url.path.rstrip("/") == "/dashboards":
+                self.send_response(302)
+                self.send_header("location", "/dashboards/finance")
+                self.end_headers()
+                return
+            page = url.path.removeprefix("/dashboards/").rstrip("/")
+            if url.path.startswith("/dashboards/") and page in PAGES:
+                filters = Filters.from_query(urllib.parse.parse_qs(url.query))
+                try:
+                    body = dashboards.render(page, filters).encode()
+                except Exception:
+                    log.exception("dashboard %s failed", page)
+                    self._send(500, {"error": "the dashboard's queries failed; see the sink's log"})
+                    return
+                self.send_response(200)
+                self.send_header("content-type", "text/html; charset=utf-8")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             self._send(200, {"status": "ok", "rows_written": sink.rows_written})
 
         def _send(self, status: int, body: Any) -> None:
