@@ -40,6 +40,7 @@ from ingress.openai_response import SSE_DONE, chunk_body, chunk_delta, completio
 from schemas.config import TurnoutConfig
 from schemas.errors import InvalidRequest, PayloadTooLarge, TurnoutError, openai_error_body
 from schemas.events import ChatRequest, ChunkEvent, EmbeddingsResponse, ErrorInfo, ReplyEvent
+from streams.metrics import Metrics
 from streams.stages.route import check_model_allowed
 from streams.tracing import new_trace_id, parse_traceparent, request_span_id, traceparent
 from turnout.client import ReplyStream, TurnoutClient
@@ -120,6 +121,7 @@ class Ingress:
         secret = bearer_token(request.headers.get("authorization"), request.headers.get("x-api-key"))
         caller, _ = self.keys.authenticate(secret, request.headers.get("x-turnout-feature"))
         parsed = parse(_decode_json(await _read_body(request, self.config.gateway.max_body_bytes)))
+        request.state.model = parsed.model  # for the metrics
         check_model_allowed(self.config, caller.key_id, parsed.model)
         timeout_s = self.config.gateway.request_timeout_s
         trace_id, parent = parse_traceparent(request.headers.get("traceparent")) or (new_trace_id(), "")
@@ -275,6 +277,9 @@ def _embeddings_body(model: str, result: EmbeddingsResponse, encoding: str | Non
 def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
     """The ASGI app; it starts ``client`` when the server starts and stops it at shutdown."""
     ingress = Ingress(config, client)
+    metrics = Metrics()
+    in_flight = [0]
+    metrics.gauge_from("turnout_http_in_flight", lambda: [({}, in_flight[0])])
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -287,16 +292,29 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
 
     def guarded(handler: Any, shape: ErrorShape = openai_error_body) -> Any:
         async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            in_flight[0] += 1
             try:
                 response: Response = await handler(request)
-                return response
             except TurnoutError as exc:
-                return error_response(exc.to_info(), shape=shape)
+                response = error_response(exc.to_info(), shape=shape)
             except Exception:
                 log.exception("unexpected error in %s", request.url.path)
-                return error_response(TurnoutError("Internal error in the gateway.").to_info(), shape=shape)
+                response = error_response(TurnoutError("Internal error in the gateway.").to_info(), shape=shape)
+            finally:
+                in_flight[0] -= 1
+            route = getattr(request.state, "model", "") or "-"
+            path = request.url.path
+            metrics.inc("turnout_http_requests_total", path=path, route=route, status=str(response.status_code))
+            metrics.observe(
+                "turnout_http_request_duration_seconds", time.perf_counter() - started, path=path, route=route
+            )
+            return response
 
         return endpoint
+
+    async def serve_metrics(request: Request) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -327,7 +345,9 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
         Route("/v1/feedback", guarded(ingress.feedback), methods=["POST"]),
         Route("/v1/messages", guarded(ingress.messages, anthropic_error_body), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", serve_metrics, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed}, lifespan=lifespan)
     app.state.ingress = ingress
+    app.state.metrics = metrics
     return app

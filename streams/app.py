@@ -125,6 +125,7 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     if cache is not None:
         _add_cache(app, config, topics, codec, emitter, cache, raw_topic)
 
+    _add_gauges(app, metrics, board, topics)
     if web_port is not None:
 
         @app.page("/metrics")
@@ -234,6 +235,30 @@ def _add_budgets(
             await ledger.resync(owned, now_us() / 1e6)
         except Exception as exc:
             log.warning("ledger resync failed (%s)", exc)
+
+
+BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def _add_gauges(app: TurnoutApp, metrics: Metrics, board: BreakerBoard, topics: TopicNames) -> None:
+    """Breaker states and consumer lag, read when ``/metrics`` is scraped."""
+
+    def breakers() -> list[tuple[dict[str, str], float]]:
+        return [({"deployment": s.deployment}, BREAKER_VALUES.get(s.state, 0)) for s in board.states()]
+
+    def lag() -> list[tuple[dict[str, str], float]]:
+        consumer: Any = app.consumer
+        behind: dict[str, float] = {}
+        for tp in app.assignor.assigned_actives():
+            read = consumer._read_offset.get(tp)  # faust's own record of what it has read; no public accessor
+            highwater = consumer.highwater(tp)
+            if highwater is None:
+                continue
+            behind[tp.topic] = behind.get(tp.topic, 0.0) + max(0, highwater - ((read + 1) if read is not None else 0))
+        return [({"topic": topic}, value) for topic, value in sorted(behind.items())]
+
+    metrics.gauge_from("turnout_breaker_state", breakers)
+    metrics.gauge_from("turnout_consumer_lag", lag)
 
 
 def _add_cache(

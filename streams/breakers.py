@@ -121,6 +121,10 @@ class BreakerBoard:
     def state_of(self, deployment: str) -> BreakerState | None:
         return self._states.get(deployment)
 
+    def states(self) -> list[BreakerState]:
+        """Every breaker this worker has heard of, by deployment."""
+        return [self._states[d] for d in sorted(self._states)]
+
     def admission(self, deployment: str, now_us: int) -> str:
         """``yes``, ``probe`` or ``no`` (see ``streams.stages.breaker.admits``)."""
         return admits(self._states.get(deployment), now_us, self._policy)

@@ -29,7 +29,7 @@ from streams.emitter import Emitter
 from streams.guarding import Guards
 from streams.invoker import Invoker, now_us
 from streams.limiter import Limiter
-from streams.metrics import Metrics
+from streams.metrics import Metrics, record_answer
 from streams.routing.classifier import ComplexityModel
 from streams.stages.answer import Answer, finish
 from streams.stages.budgets import NANO_PER_USD
@@ -102,6 +102,7 @@ class Pipeline:
             result = finish(event, self._clock(), error=TurnoutError(f"Internal error in stage {stage}.").to_info())
         if isinstance(result, Answer):
             await self._release_unspent(event, result)
+            record_answer(self._metrics, result.record)
             return result
         if isinstance(result, Parked):
             return result

@@ -37,8 +37,13 @@ DEFAULT_CONFIG = "config/turnout.yaml"
 def _config(args: argparse.Namespace) -> TurnoutConfig:
     config = load_config(args.config)
     overrides = {}
+    topology: dict[str, object] = {}
     if getattr(args, "layout", None):
-        overrides["topology"] = config.topology.model_copy(update={"layout": args.layout})
+        topology["layout"] = args.layout
+    if getattr(args, "web_port", None):
+        topology["web_port"] = args.web_port
+    if topology:
+        overrides["topology"] = config.topology.model_copy(update=topology)
     return config.model_copy(update=overrides) if overrides else config
 
 
@@ -224,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gateway)
     p = with_config("worker", "run one Faust worker")
     p.add_argument("--layout", choices=["split", "fused"])
+    p.add_argument("--web-port", type=int, help="serve /metrics here (loopback); overrides topology.web_port")
     p.add_argument("--log-level", default="info")
     p.set_defaults(func=cmd_worker)
     with_config("sink", "run the ClickHouse sink").set_defaults(func=cmd_sink)

@@ -85,6 +85,10 @@ class Stack:
         parsed = urlparse(first.base_url)
         return f"{parsed.scheme}://{parsed.netloc}"
 
+    def worker_metrics_url(self, index: int) -> str:
+        assert self.config.topology.web_port is not None, "set topology.web_port to serve the workers' metrics"
+        return f"http://127.0.0.1:{self.config.topology.web_port + index}/metrics"
+
     @property
     def sink_url(self) -> str:
         return f"http://{self.config.sink.query_host}:{self.config.sink.query_port}"
@@ -105,6 +109,8 @@ class Stack:
         args = ["worker", "--config", self.config_path]
         if self.layout:
             args += ["--layout", self.layout]
+        if self.config.topology.web_port is not None:  # one port each: topology.web_port + index
+            args += ["--web-port", str(self.config.topology.web_port + index)]
         self._spawn(f"worker-{index}", *args)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:

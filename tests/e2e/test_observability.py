@@ -17,6 +17,7 @@ from confluent_kafka import Consumer
 
 from schemas.config import TurnoutConfig
 from streams.tracing import request_span_id
+from tests.conftest import free_port
 from tests.e2e.stacks import running_stack
 from turnout.analytics import run_sql
 from turnout.stack import Stack, wait_until
@@ -44,7 +45,8 @@ def gateway(make_config: Any, simulator_url: str) -> Iterator[tuple[Stack, Turno
         f"{simulator_url}/_sim/faults",
         json={"model": f"obs-primary-{RUN}", "knobs": {"error_status": 503}, "times": None},
     ).raise_for_status()
-    with running_stack(make_config, workers=2, deployments=deployments, models=models) as run:
+    topology = {"web_port": free_port()}  # the workers' /metrics: this port and the next
+    with running_stack(make_config, workers=2, deployments=deployments, models=models, topology=topology) as run:
         yield run
 
 
@@ -206,3 +208,39 @@ def test_a_callers_trace_reaches_the_row_the_spans_and_the_kafka_headers(
     finally:
         consumer.close()
     assert found[0]["traceparent"] == header.encode()
+
+
+def _samples(text: str) -> dict[str, float]:
+    """Prometheus text exposition: ``name{labels}`` -> value."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def test_prometheus_metrics_on_the_ingress_and_each_worker(
+    gateway: tuple[Stack, TurnoutConfig], traffic: dict[str, Any]
+) -> None:
+    stack, _ = gateway
+    ingress = _samples(httpx.get(stack.base_url.removesuffix("/v1") + "/metrics", timeout=10).text)
+    ok = 'path="/v1/chat/completions",route="smart-chat",status="200"'
+    assert ingress[f"turnout_http_requests_total{{{ok}}}"] == N_SMART
+    route = 'path="/v1/chat/completions",route="smart-chat"'
+    assert ingress[f"turnout_http_request_duration_seconds_count{{{route}}}"] >= N_SMART
+    assert ingress[f'turnout_http_request_duration_seconds_bucket{{{route},le="+Inf"}}'] >= N_SMART
+    assert ingress["turnout_http_in_flight"] >= 0
+    workers = [_samples(httpx.get(stack.worker_metrics_url(i), timeout=10).text) for i in range(2)]
+
+    def total(name: str) -> float:
+        return sum(w.get(name, 0.0) for w in workers)
+
+    assert total('turnout_requests_total{deployment="sim-gpt-4o",route="smart-chat",status="200"}') == N_SMART
+    assert total('turnout_requests_total{deployment="o-backup",route="obs-chat",status="200"}') == N_FALLBACK
+    assert total('turnout_cost_usd_total{deployment="sim-gpt-4o",route="smart-chat"}') == pytest.approx(traffic["cost"])
+    assert total('turnout_tokens_total{deployment="sim-gpt-4o",kind="prompt",route="smart-chat"}') > 0
+    assert total('turnout_request_duration_seconds_count{route="smart-chat"}') == N_SMART
+    # every primary attempt failed: its breaker is open in both workers' view
+    assert [w['turnout_breaker_state{deployment="o-primary"}'] for w in workers] == [2, 2]
+    assert all(any(k.startswith("turnout_consumer_lag{") for k in w) for w in workers)
