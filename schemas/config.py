@@ -91,6 +91,9 @@ class SinkConfig(_Model):
     batch_ms: int = Field(1000, ge=1, description="Off the request path: fewer, larger inserts cost less CPU.")
     query_host: str = "127.0.0.1"
     query_port: int = Field(8124, ge=0, le=65535)
+    otlp_endpoint: str | None = Field(
+        None, pattern=r"^https?://", description="Also send the spans to this OTLP/HTTP endpoint (…/v1/traces)."
+    )
 
 
 class TopologyConfig(_Model):

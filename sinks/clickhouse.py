@@ -28,6 +28,7 @@ from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
 from sinks.dashboards import PAGES, Dashboards, Filters
 from sinks.migrate import migrate
+from sinks.otlp import OtlpExporter
 from sinks.rows import TABLE_COLUMNS, rows_for
 from streams.topics import TopicNames
 
@@ -82,6 +83,8 @@ class ClickHouseSink:
         self._stop = threading.Event()
         self.rows_written = 0
         self.skipped = 0
+        endpoint = config.sink.otlp_endpoint
+        self.otlp = OtlpExporter(endpoint) if endpoint else None
 
     def query(self, sql: str, readonly: bool = True) -> QueryResult:
         with self._lock:
@@ -125,6 +128,8 @@ class ClickHouseSink:
                 self._flush(batch, consumer)
         finally:
             consumer.close()
+            if self.otlp is not None:
+                self.otlp.close()
 
     def _poll_into(self, batch: _Batch, consumer: Consumer, timeout_s: float) -> bool:
         """Add one polled message to ``batch``; whether one came."""
@@ -182,6 +187,8 @@ class ClickHouseSink:
                     settings={"insert_deduplication_token": batch.token(table)},
                 )
                 self.rows_written += len(rows)
+        if self.otlp is not None:
+            self.otlp.offer(batch.rows.get("spans", []))
 
 
 def serve_queries(sink: ClickHouseSink, host: str, port: int) -> ThreadingHTTPServer:

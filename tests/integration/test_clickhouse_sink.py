@@ -7,6 +7,8 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +16,11 @@ import pytest
 
 from schemas.codec import EventCodec
 from schemas.config import TurnoutConfig
-from schemas.events import Attempt, AttemptEvent, Caller, RequestRecord, Usage, UsageEvent
+from schemas.events import Attempt, AttemptEvent, Caller, RequestRecord, StageTiming, Usage, UsageEvent
 from sinks.clickhouse import ClickHouseSink, open_clickhouse
 from sinks.migrate import migrate
 from streams.topics import TopicNames
+from streams.tracing import request_span_id
 from tests.integration.kafka_io import produce
 from turnout.kafka_admin import prepare_topics
 from turnout.stack import wait_until
@@ -192,3 +195,56 @@ def test_every_grafana_panel_query_runs(sink_setup: tuple[TurnoutConfig, Any]) -
             sql = re.sub(pattern, replacement, sql)
         sql = sql.replace("turnout.", f"{config.clickhouse.database}.")
         client.query(sql)  # raises on a bad query
+
+
+class Collector:
+    """A real HTTP server standing in for an OpenTelemetry collector's OTLP/HTTP endpoint."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                assert self.path == "/v1/traces" and self.headers["content-type"] == "application/json"
+                received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1/traces"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_spans_land_in_clickhouse_and_go_to_an_otlp_collector(make_config: Any) -> None:
+    collector = Collector()
+    _, config = make_config(sink={"batch_rows": 7, "batch_ms": 50, "otlp_endpoint": collector.url})
+    prepare_topics(config.kafka)
+    client = open_clickhouse(config.clickhouse.dsn, config.clickhouse.database)
+    trace, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    base = record(1)
+    stage = StageTiming("input_guard", base.received_at_us + 10, base.received_at_us + 90)
+    traced = replace(base, trace_id=trace, parent_span_id=parent, stages=[stage])
+    topics, codec, db = TopicNames(config.kafka.topic_prefix), EventCodec(), config.clickhouse.database
+    produce(config.kafka.bootstrap, topics.records, codec.encode(traced), b"req-1")
+
+    def sent() -> list[dict[str, Any]]:
+        return [s for b in collector.bodies for s in b["resourceSpans"][0]["scopeSpans"][0]["spans"]]
+
+    try:
+        run_sink(config, client, lambda: count(client, f"SELECT count() FROM {db}.spans") == 3)
+        wait_until(lambda: len(sent()) == 3, 10, "spans at the collector")
+        assert count(client, f"SELECT count() FROM {db}.spans FINAL WHERE trace_id = '{trace}'") == 3
+    finally:
+        collector.server.shutdown()
+        client.close()
+    spans = {s["name"]: s for s in sent()}
+    assert set(spans) == {"turnout.request", "stage input_guard", "provider simulator"}
+    root = spans["turnout.request"]
+    assert (root["traceId"], root["spanId"], root["parentSpanId"]) == (trace, request_span_id("req-1"), parent)
+    assert int(root["endTimeUnixNano"]) - int(root["startTimeUnixNano"]) == 2_000_000  # 2 ms, in ns
+    assert spans["provider simulator"]["parentSpanId"] == root["spanId"] and spans["provider simulator"]["kind"] == 3
+    assert {"key": "turnout.tenant", "value": {"stringValue": "acme"}} in root["attributes"]
