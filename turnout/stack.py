@@ -105,6 +105,9 @@ class Stack:
         )
         log.close()
 
+    def start_sink(self) -> None:
+        self._spawn("sink", "sink", "--config", self.config_path)
+
     def start_worker(self, index: int) -> None:
         args = ["worker", "--config", self.config_path]
         if self.layout:
@@ -123,7 +126,7 @@ class Stack:
             port = urlparse(self.simulator_url).port or 18080
             self._spawn("simulator", "simulate", "--port", str(port))
         if self.sink:
-            self._spawn("sink", "sink", "--config", self.config_path)
+            self.start_sink()
         for i in range(self.workers):
             self.start_worker(i)
         if self.gateway:
