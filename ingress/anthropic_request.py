@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ingress.extensions import context_of
 from schemas.errors import InvalidRequest
 from schemas.events import ChatMessage, ChatRequest, ToolCall
 
@@ -194,4 +195,5 @@ def parse_messages_request(body: Any) -> ChatRequest:
         tools_json=_tools(body.get("tools")),
         tool_choice_json=_tool_choice(body.get("tool_choice")),
         user=user if isinstance(user, str) else None,
+        context=context_of(body),
     )

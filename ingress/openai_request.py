@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from ingress.extensions import context_of
 from schemas.errors import InvalidRequest
 from schemas.events import ChatMessage, ChatRequest, EmbeddingsRequest, ToolCall
 
@@ -137,7 +138,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         or not all(isinstance(t, dict) and isinstance((t.get("function") or {}).get("name"), str) for t in tools)
     ):
         raise InvalidRequest("'tools' must be an array of function tools, each with a name.", param="tools")
-    extra = {k: v for k, v in body.items() if k not in _MODELED and k != "n"}
+    extra = {k: v for k, v in body.items() if k not in _MODELED and k not in ("n", "turnout")}
     user = body.get("user")
     return ChatRequest(
         model=model,
@@ -154,6 +155,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         response_format_json=_json_field(body, "response_format", (dict,)),
         user=user if isinstance(user, str) else None,
         extra_json=orjson.dumps(extra).decode() if extra else None,
+        context=context_of(body),
     )
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "ClickHouseConfig",
     "ConfigError",
     "DeploymentConfig",
+    "FaithfulnessGuardConfig",
     "GatewayConfig",
     "GuardrailsConfig",
     "KafkaConfig",
@@ -261,12 +262,24 @@ class JsonGuardConfig(_Model):
     on_invalid: Literal["retry", "fail", "off"] = "retry"
 
 
+class FaithfulnessGuardConfig(_Model):
+    """On requests that carry their retrieved chunks (``turnout.context``): each sentence of the answer
+    must be supported by them (shared words, or the same meaning by the cache's embedder; numbers must
+    agree). Below ``min_score`` (the share of supported sentences) the answer is flagged or blocked."""
+
+    action: Literal["flag", "block", "off"] = "flag"
+    min_score: float = Field(0.7, gt=0, le=1)
+    lexical_threshold: float = Field(0.6, gt=0, le=1, description="Share of a sentence's words found in one passage.")
+    semantic_threshold: float = Field(0.6, gt=0, le=1, description="Cosine similarity to a passage, for the rest.")
+
+
 class GuardrailsConfig(_Model):
     pii: PiiGuardConfig = Field(default_factory=PiiGuardConfig)
     injection: InjectionGuardConfig = Field(default_factory=InjectionGuardConfig)
     banned: BannedGuardConfig = Field(default_factory=BannedGuardConfig)
     content: ContentGuardConfig = Field(default_factory=ContentGuardConfig)
     json_output: JsonGuardConfig = Field(default_factory=JsonGuardConfig)
+    faithfulness: FaithfulnessGuardConfig = Field(default_factory=FaithfulnessGuardConfig)
 
 
 DEFAULT_CACHE_THRESHOLD = 0.80  # all-MiniLM-L6-v2 with the near-miss guards; streams/cache/EMBEDDERS.md

@@ -91,6 +91,7 @@ class ChatRequest:
     response_format_json: str | None = None
     user: str | None = None
     extra_json: str | None = None
+    context: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

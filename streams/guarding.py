@@ -9,16 +9,20 @@ for is asked for again once with the error fed back (``json_output.on_invalid: r
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
 from schemas.config import GuardrailsConfig, TurnoutConfig
 from schemas.errors import GuardrailBlocked, InvalidOutput
 from schemas.events import ChatMessage, GuardEvent, GuardVerdict, StageEvent
+from streams.cache.embedders import Embedder
 from streams.emitter import Emitter
 from streams.guards.banned import BannedPatterns
 from streams.guards.content import ContentFilter
+from streams.guards.faithfulness import FaithfulnessChecker
 from streams.guards.redact import restore
 from streams.invoker import Invoker
 from streams.stages.answer import Answer, finish
@@ -58,6 +62,9 @@ class Guards:
         self._clock = clock
         self._banned: dict[str, BannedPatterns] = {}
         self._content: dict[str, ContentFilter] = {}
+        self._embedder: Embedder | None = None
+        self._checkers: dict[tuple[float, float], FaithfulnessChecker] = {}
+        self._embed_thread = ThreadPoolExecutor(1, thread_name_prefix="turnout-faithfulness")
         for name, model in config.models.items():
             banned, content = model.guardrails.banned, model.guardrails.content
             if banned.patterns or banned.keywords:
@@ -105,14 +112,21 @@ class Guards:
                 findings = [replace(f, action="block") if f.guardrail == "json_output" else f for f in checked.findings]
                 verdict = replace(checked.verdict, action=strongest(*(f.action for f in findings)))
                 checked = replace(checked, findings=findings, verdict=verdict)
-        await self._record(event, "output", checked.findings, emitter)
+        faithful = await self._faithfulness(event, policy)
+        findings = [*checked.findings, *([faithful] if faithful is not None else [])]
+        await self._record(event, "output", findings, emitter)
         input_verdict = event.input_guard or GuardVerdict("pass")
-        action = strongest(input_verdict.action, checked.verdict.action)
-        guard_us = input_verdict.latency_us + checked.verdict.latency_us
+        action = strongest(input_verdict.action, checked.verdict.action, faithful.action if faithful else "pass")
+        guard_us = input_verdict.latency_us + checked.verdict.latency_us + (faithful.latency_us if faithful else 0)
         error: Exception | None = None
         if checked.blocked_by is not None:
             error = GuardrailBlocked(
                 f"The output guardrail `content` blocked the reply ({checked.blocked_by.category})."
+            )
+        elif faithful is not None and faithful.action == "block":
+            error = GuardrailBlocked(
+                f"The output guardrail `faithfulness` blocked the reply: {faithful.score:.0%} of its sentences "
+                "are supported by the request's context."
             )
         elif checked.json_error is not None and not request.stream:
             error = InvalidOutput(f"The reply is not the JSON the request asked for: {checked.json_error}")
@@ -151,6 +165,38 @@ class Guards:
         price = self._config.deployments[event.route.deployment] if event.route else None
         cost = cost_usd(event.response.usage, price) if event.response is not None and price else 0.0
         return finish(event, self._clock(), error=error.to_info(), cost_usd=cost, guard_action="block")
+
+    async def _faithfulness(self, event: StageEvent, policy: GuardrailsConfig) -> GuardFinding | None:
+        """The answer against the request's retrieved chunks, when it has some: a finding with the
+        score (``pass`` when supported), on a thread (sentences without shared words are embedded)."""
+        request, response = event.envelope.request, event.response
+        setting = policy.faithfulness
+        if setting.action == "off" or not request.context or response is None or not response.content:
+            return None
+        checker = self._faithfulness_checker(setting.lexical_threshold, setting.semantic_threshold)
+        result = await asyncio.get_running_loop().run_in_executor(
+            self._embed_thread, checker.check, response.content, list(request.context)
+        )
+        supported = result.score >= setting.min_score
+        return GuardFinding(
+            "faithfulness",
+            "pass" if supported else setting.action,
+            "supported" if supported else "unsupported",
+            count=len(result.unsupported),
+            score=result.score,
+            latency_us=result.latency_us,
+        )
+
+    def _faithfulness_checker(self, lexical: float, semantic: float) -> FaithfulnessChecker:
+        key = (lexical, semantic)
+        checker = self._checkers.get(key)
+        if checker is None:
+            if self._embedder is None:
+                from streams.cache.embedders import MiniLMEmbedder
+
+                self._embedder = MiniLMEmbedder()  # loaded once, on the first RAG reply (0.1 s)
+            checker = self._checkers[key] = FaithfulnessChecker(self._embedder, lexical, semantic)
+        return checker
 
     def _check(self, event: StageEvent, policy: GuardrailsConfig) -> OutputCheck:
         assert event.response is not None

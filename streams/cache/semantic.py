@@ -117,6 +117,7 @@ def _answer_params(request: ChatRequest) -> dict[str, Any]:
         "tool_choice": _json_or_text(request.tool_choice_json),
         "response_format": _json_or_text(request.response_format_json),
         "extra": _json_or_text(request.extra_json),
+        "context": list(request.context),
     }
 
 

@@ -76,6 +76,7 @@ REQUEST = ChatRequest(
     response_format_json='{"type": "json_object"}',
     user="end-user-1",
     extra_json='{"logprobs": true}',
+    context=["The X200 warranty lasts 24 months.", "Returns within 30 days ✓"],
 )
 RESPONSE = ChatResponse(
     id="chatcmpl-1",
