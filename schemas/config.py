@@ -35,6 +35,7 @@ __all__ = [
     "KafkaConfig",
     "LimitRule",
     "LogicalModelConfig",
+    "ModerationConfig",
     "OnLimitConfig",
     "ProviderConfig",
     "RedisConfig",
@@ -248,11 +249,23 @@ class BannedGuardConfig(_Model):
         return self
 
 
+class ModerationConfig(_Model):
+    """A moderation endpoint (OpenAI's ``POST /v1/moderations`` shape) asked about each reply, after the
+    content filter's patterns; ``provider`` names one of ``providers`` (its base URL and key)."""
+
+    provider: str
+    model: str = "omni-moderation-latest"
+    timeout_ms: int = Field(2000, ge=10, le=60_000)
+    on_error: Literal["allow", "block"] = Field("allow", description="When the endpoint cannot answer.")
+
+
 class ContentGuardConfig(_Model):
-    """Harmful or off-policy output: the built-in categories, or ``categories`` (name -> regexes)."""
+    """Harmful or off-policy output: the built-in categories, or ``categories`` (name -> regexes), and
+    optionally a moderation endpoint."""
 
     action: Literal["block", "flag", "off"] = "flag"
     categories: dict[str, tuple[str, ...]] | None = None
+    moderation: ModerationConfig | None = None
 
 
 class JsonGuardConfig(_Model):
@@ -436,6 +449,14 @@ class TurnoutConfig(_Model):
                     problems.append(f"models.{name}.routing: unknown model {target!r}")
                 elif target != name and self.models[target].routing is not None:
                     problems.append(f"models.{name}.routing: {target!r} routes again; route to a model without routing")
+        for name, model in self.models.items():
+            moderation = model.guardrails.content.moderation
+            if moderation is not None and moderation.provider not in self.providers:
+                problems.append(
+                    f"models.{name}.guardrails.content.moderation.provider: unknown {moderation.provider!r}"
+                )
+            elif moderation is not None and self.providers[moderation.provider].kind != "openai":
+                problems.append(f"models.{name}.guardrails.content.moderation.provider: must be an openai provider")
         for i, rule in enumerate(self.limits):
             if rule.model is not None and rule.model not in self.models:
                 problems.append(f"limits.{i}.model: unknown model {rule.model!r}")

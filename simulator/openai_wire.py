@@ -26,6 +26,7 @@ from simulator.faults import (
 )
 from simulator.knobs import HEADER_PREFIX, KnobError, Knobs, knobs_from_headers
 from simulator.openai_embeddings import InvalidEmbeddingsRequest, embeddings_dict, parse_embeddings_request
+from simulator.openai_moderations import InvalidModerationRequest, moderation_dict
 from simulator.openai_payloads import (
     ChunkMaker,
     completion_dict,
@@ -294,6 +295,19 @@ async def embeddings(request: Request) -> Response:
     return await _json_reply(embeddings_dict(call, knobs.prompt_tokens), knobs)
 
 
+async def moderations(request: Request) -> Response:
+    sim: SimulatorState = request.app.state.sim
+    try:
+        body = orjson.loads(await request.body())
+        result = moderation_dict(body)
+    except orjson.JSONDecodeError:
+        return wire_error_response(WireError("The body is not valid JSON."))
+    except InvalidModerationRequest as exc:
+        return wire_error_response(WireError(exc.message, exc.param))
+    sim.count_request(result["model"], False, sim.effective_knobs(result["model"], header_knobs(request)))
+    return json_response(result)
+
+
 async def list_models(request: Request) -> Response:
     sim: SimulatorState = request.app.state.sim
     started = int(time.time())
@@ -314,5 +328,6 @@ def routes() -> list[Route]:
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/moderations", moderations, methods=["POST"]),
         Route("/v1/models", list_models, methods=["GET"]),
     ]

@@ -10,10 +10,14 @@ for is asked for again once with the error fed back (``json_output.on_invalid: r
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
+
+import httpx
 
 from schemas.config import GuardrailsConfig, TurnoutConfig
 from schemas.errors import GuardrailBlocked, InvalidOutput
@@ -25,6 +29,7 @@ from streams.guards.content import ContentFilter
 from streams.guards.faithfulness import FaithfulnessChecker
 from streams.guards.redact import restore
 from streams.invoker import Invoker
+from streams.moderation import ModerationClient
 from streams.stages.answer import Answer, finish
 from streams.stages.cost import cost_usd
 from streams.stages.input_guard import GuardFinding, check_input, strongest
@@ -34,6 +39,8 @@ from streams.topics import TopicNames
 from streams.vault import PlaceholderVault
 
 __all__ = ["Guards"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONTENT = ContentFilter()
 
@@ -65,6 +72,7 @@ class Guards:
         self._embedder: Embedder | None = None
         self._checkers: dict[tuple[float, float], FaithfulnessChecker] = {}
         self._embed_thread = ThreadPoolExecutor(1, thread_name_prefix="turnout-faithfulness")
+        self._moderator: ModerationClient | None = None
         for name, model in config.models.items():
             banned, content = model.guardrails.banned, model.guardrails.content
             if banned.patterns or banned.keywords:
@@ -112,12 +120,16 @@ class Guards:
                 findings = [replace(f, action="block") if f.guardrail == "json_output" else f for f in checked.findings]
                 verdict = replace(checked.verdict, action=strongest(*(f.action for f in findings)))
                 checked = replace(checked, findings=findings, verdict=verdict)
+        moderated = await self._moderation(event, policy) if checked.blocked_by is None else None
+        if moderated is not None and moderated.action == "block":
+            checked = replace(checked, blocked_by=moderated)
         faithful = await self._faithfulness(event, policy)
-        findings = [*checked.findings, *([faithful] if faithful is not None else [])]
+        more = [f for f in (moderated, faithful) if f is not None]
+        findings = [*checked.findings, *more]
         await self._record(event, "output", findings, emitter)
         input_verdict = event.input_guard or GuardVerdict("pass")
-        action = strongest(input_verdict.action, checked.verdict.action, faithful.action if faithful else "pass")
-        guard_us = input_verdict.latency_us + checked.verdict.latency_us + (faithful.latency_us if faithful else 0)
+        action = strongest(input_verdict.action, checked.verdict.action, *(f.action for f in more))
+        guard_us = input_verdict.latency_us + checked.verdict.latency_us + sum(f.latency_us for f in more)
         error: Exception | None = None
         if checked.blocked_by is not None:
             error = GuardrailBlocked(
@@ -165,6 +177,32 @@ class Guards:
         price = self._config.deployments[event.route.deployment] if event.route else None
         cost = cost_usd(event.response.usage, price) if event.response is not None and price else 0.0
         return finish(event, self._clock(), error=error.to_info(), cost_usd=cost, guard_action="block")
+
+    async def _moderation(self, event: StageEvent, policy: GuardrailsConfig) -> GuardFinding | None:
+        """The route's moderation endpoint on a whole (not streamed) reply: a finding when it flags
+        the reply (the content filter's action), or could not answer (``on_error``)."""
+        setting, response = policy.content.moderation, event.response
+        if setting is None or policy.content.action == "off" or response is None or not response.content:
+            return None
+        if event.envelope.request.stream:
+            return None  # a stream has reached the client: the patterns of the stream guard apply
+        if self._moderator is None:
+            self._moderator = ModerationClient()
+        started = time.perf_counter()
+        try:
+            verdict = await self._moderator.moderate(
+                response.content, setting, self._config.providers[setting.provider]
+            )
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            log.warning("moderation endpoint %s failed (%s)", setting.provider, type(exc).__name__)
+            latency = int((time.perf_counter() - started) * 1e6)
+            action = "block" if setting.on_error == "block" else "flag"
+            return GuardFinding("content", action, "moderation:unavailable", latency_us=latency)
+        latency = int((time.perf_counter() - started) * 1e6)
+        if not verdict.flagged:
+            return None
+        category = f"moderation:{verdict.category}"
+        return GuardFinding("content", policy.content.action, category, score=verdict.score, latency_us=latency)
 
     async def _faithfulness(self, event: StageEvent, policy: GuardrailsConfig) -> GuardFinding | None:
         """The answer against the request's retrieved chunks, when it has some: a finding with the

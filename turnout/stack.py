@@ -81,7 +81,8 @@ class Stack:
 
     @property
     def simulator_url(self) -> str:
-        first = next(iter(self.config.providers.values()))
+        providers = self.config.providers  # the example's "simulator" provider, else the first one
+        first = providers.get("simulator") or next(iter(providers.values()))
         parsed = urlparse(first.base_url)
         return f"{parsed.scheme}://{parsed.netloc}"
 

@@ -1,6 +1,10 @@
-"""Faithfulness on RAG routes through the whole stack: the SDKs send the retrieved chunks in
-``turnout.context``; the provider (the simulator, told what to answer) replies; a supported answer
-passes with its score recorded, an unsupported one is flagged or blocked as the route says."""
+"""Output checks that need more than patterns, through the whole stack.
+
+Faithfulness on RAG routes: the SDKs send the retrieved chunks in ``turnout.context``; the provider
+(the simulator, told what to answer) replies; a supported answer passes with its score recorded, an
+unsupported one is flagged or blocked as the route says. Moderation: the simulator's own
+``/v1/moderations`` judges each reply; a flagged one is blocked or flagged, and an endpoint that is
+down is allowed or blocked as the route says."""
 
 from __future__ import annotations
 
@@ -24,6 +28,9 @@ CHUNKS = [
     "The Acme X200 warranty covers manufacturing defects for 24 months from the date of purchase.",
     {"id": "returns-1", "text": "Returns are accepted within 30 days if the product is unused."},
 ]
+MODERATED = {"moderation": {"provider": "simulator", "timeout_ms": 3000}}
+DOWN = {"moderation": {"provider": "dead-moderator", "timeout_ms": 500}}
+VIOLENT = "To win the argument, kill the power to his house and wait."
 SUPPORTED = "The X200 warranty covers manufacturing defects for 24 months from purchase."
 UNSUPPORTED = "The X200 is waterproof to fifty meters. It ships with a lifetime warranty and a free case."
 
@@ -34,8 +41,16 @@ def gateway(make_config: Any) -> Iterator[tuple[Stack, TurnoutConfig]]:
     models = {
         "rag-chat": {"deployments": ["sim-rag"], "guardrails": {"faithfulness": {"action": "block"}}},
         "rag-flag-chat": {"deployments": ["sim-rag"]},  # the default: flag
+        "moderated-chat": {"deployments": ["sim-rag"], "guardrails": {"content": {"action": "block", **MODERATED}}},
+        "moderated-flag-chat": {"deployments": ["sim-rag"], "guardrails": {"content": MODERATED}},
+        "moderator-down-chat": {"deployments": ["sim-rag"], "guardrails": {"content": DOWN}},
+        "moderator-down-strict-chat": {
+            "deployments": ["sim-rag"],
+            "guardrails": {"content": {"moderation": {**DOWN["moderation"], "on_error": "block"}}},
+        },
     }
-    with running_stack(make_config, workers=1, deployments=deployments, models=models) as run:
+    providers = {"dead-moderator": {"kind": "openai", "base_url": "http://127.0.0.1:9/v1"}}
+    with running_stack(make_config, workers=1, deployments=deployments, models=models, providers=providers) as run:
         yield run
 
 
@@ -119,3 +134,49 @@ def test_the_anthropic_sdk_sends_context_the_same_way(gateway: tuple[Stack, Turn
             extra_body={"turnout": {"context": CHUNKS}},
         )
     assert "faithfulness" in str(err.value)
+
+
+def _events(config: TurnoutConfig, request_id: str) -> list[list[Any]]:
+    db = config.clickhouse.database
+    sql = (
+        f"SELECT guardrail, action, category FROM {db}.guard_events FINAL "
+        f"WHERE request_id = '{request_id}' AND stage = 'output' ORDER BY category"
+    )
+    wait_until(
+        lambda: len(run_sql(config, f"SELECT 1 FROM {db}.requests FINAL WHERE request_id = '{request_id}'").rows) == 1,
+        30,
+        "the row",
+    )
+    return [list(r) for r in run_sql(config, sql).rows]
+
+
+def test_a_reply_the_moderation_endpoint_flags_is_blocked_or_flagged(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    _answer_with(stack, VIOLENT)
+    with pytest.raises(openai.BadRequestError) as err:
+        _ask(stack, "moderated-chat", None)
+    body = err.value.body
+    assert isinstance(body, dict) and body["code"] == "guardrail_blocked" and "moderation:violence" in body["message"]
+    assert "kill" not in body["message"]
+    request_id = err.value.response.headers["x-request-id"]
+    assert _events(config, request_id) == [["content", "block", "moderation:violence"]]
+    _answer_with(stack, VIOLENT)
+    flagged = _ask(stack, "moderated-flag-chat", None)
+    assert flagged.parse().choices[0].message.content == VIOLENT
+    assert _events(config, flagged.headers["x-request-id"]) == [["content", "flag", "moderation:violence"]]
+    _answer_with(stack, SUPPORTED)
+    clean = _ask(stack, "moderated-chat", None)
+    assert clean.parse().choices[0].message.content == SUPPORTED
+    assert _events(config, clean.headers["x-request-id"]) == []
+
+
+def test_a_moderation_endpoint_that_is_down_is_allowed_or_blocked(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    _answer_with(stack, SUPPORTED)
+    allowed = _ask(stack, "moderator-down-chat", None)
+    assert allowed.parse().choices[0].message.content == SUPPORTED
+    assert _events(config, allowed.headers["x-request-id"]) == [["content", "flag", "moderation:unavailable"]]
+    _answer_with(stack, SUPPORTED)
+    with pytest.raises(openai.BadRequestError) as err:
+        _ask(stack, "moderator-down-strict-chat", None)
+    assert isinstance(err.value.body, dict) and "moderation:unavailable" in err.value.body["message"]
