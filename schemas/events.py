@@ -40,6 +40,7 @@ __all__ = [
     "RequestEvent",
     "RequestRecord",
     "RouteDecision",
+    "ShadowAnswer",
     "StageEvent",
     "StageTiming",
     "ToolCall",
@@ -472,6 +473,26 @@ class FeedbackEvent:
     feedback_id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ShadowAnswer:
+    AVRO_NAME: ClassVar[str] = "turnout.ShadowAnswer"
+    run_id: str
+    request_id: str
+    tenant: str
+    at_us: int
+    original_deployment: str
+    candidate_deployment: str
+    status: int
+    latency_us: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    original_answer: str | None = None
+    candidate_answer: str | None = None
+    similarity: float | None = None
+    error_class: str | None = None
+
+
 EVENT_TYPES: tuple[type, ...] = (
     RequestEvent,
     StageEvent,
@@ -489,4 +510,5 @@ EVENT_TYPES: tuple[type, ...] = (
     CacheFill,
     CacheEntry,
     FeedbackEvent,
+    ShadowAnswer,
 )

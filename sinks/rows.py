@@ -15,6 +15,7 @@ from schemas.events import (
     GuardEvent,
     ReplayDecision,
     RequestRecord,
+    ShadowAnswer,
     UsageEvent,
 )
 from streams.tracing import request_span_id, span_id
@@ -96,6 +97,23 @@ TABLE_COLUMNS: dict[str, list[str]] = {
         "duration_us",
         "status",
         "attributes",
+    ],
+    "shadow_answers": [
+        "run_id",
+        "request_id",
+        "tenant",
+        "at",
+        "original_deployment",
+        "candidate_deployment",
+        "status",
+        "latency_us",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "original_answer",
+        "candidate_answer",
+        "similarity",
+        "error_class",
     ],
     "feedback": ["feedback_id", "request_id", "tenant", "key_id", "user", "score", "comment", "at"],
     "attempts": [
@@ -398,6 +416,12 @@ def rows_for(event: Any) -> list[tuple[str, list[Any]]]:
         return [("requests", request_row(event)), *(("spans", row) for row in span_rows(event))]
     if isinstance(event, FeedbackEvent):
         return [("feedback", feedback_row(event))]
+    if isinstance(event, ShadowAnswer):
+        e = event
+        row = [e.run_id, e.request_id, e.tenant, _ts(e.at_us), e.original_deployment, e.candidate_deployment]
+        row += [e.status, e.latency_us, e.prompt_tokens, e.completion_tokens, e.cost_usd]
+        row += [e.original_answer, e.candidate_answer, e.similarity, e.error_class or ""]
+        return [("shadow_answers", row)]
     found = row_for(event)
     return [found] if found is not None else []
 

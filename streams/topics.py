@@ -67,6 +67,11 @@ class TopicNames:
         return f"{self.prefix}.events.replay"
 
     @property
+    def shadow(self) -> str:
+        """ShadowAnswers of live ``turnout replay`` runs: candidate answers beside the originals."""
+        return f"{self.prefix}.events.shadow"
+
+    @property
     def feedback(self) -> str:
         """FeedbackEvents from ``POST /v1/feedback``."""
         return f"{self.prefix}.events.feedback"
@@ -106,4 +111,5 @@ class TopicNames:
             self.replay,
             self.controls,
             self.feedback,
+            self.shadow,
         )

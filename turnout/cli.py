@@ -7,7 +7,7 @@ turnout simulate --port 18080         the provider simulator
 turnout run      --config FILE        gateway, workers and sink together, in the foreground
 turnout demo     --config FILE        the stack, a few dozen requests, a summary; then stops
 turnout sql      --config FILE "SQL"  query ClickHouse (through the sink when it runs)
-turnout replay   --config FILE --policy CANDIDATE --since T [--until T] [--out F]   recorded traffic, a new policy, dry
+turnout replay   --config FILE --policy CANDIDATE --since T [--until T] [--out F] [--live]   try a policy on traffic
 turnout kill     --config FILE SCOPE VALUE [--reason R]   stop every request of a tenant, team, user, feature or key
 turnout unkill   --config FILE SCOPE VALUE                lift that kill switch
 turnout eval guard FILE.jsonl         guardrails' PII recall/precision and injection rates, as JSON
@@ -197,7 +197,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     policy_text = Path(args.policy).read_text()
     until_ms = _time_ms(args.until) if args.until else int(time.time() * 1000)
-    report = replay(_config(args), load_config(args.policy), policy_text, _time_ms(args.since), until_ms)
+    report = replay(
+        _config(args),
+        load_config(args.policy),
+        policy_text,
+        _time_ms(args.since),
+        until_ms,
+        shadow=args.live,
+        rate_per_s=args.rate,
+    )
     print(render(report))
     if args.out:
         write_report(report, args.out)
@@ -255,11 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("value", help="acme, acme/TEAM, acme/USER, acme/FEATURE, or a key's id")
         p.add_argument("--reason", default="")
         p.set_defaults(func=cmd_kill)
-    p = with_config("replay", "replay recorded traffic through a candidate policy (dry: no provider calls)")
+    p = with_config("replay", "replay recorded traffic through a candidate policy (dry, or --live shadow)")
     p.add_argument("--policy", required=True, type=Path, help="the candidate config file")
     p.add_argument("--since", required=True, help="the window's start: epoch seconds or ISO 8601")
     p.add_argument("--until", help="the window's end (default: now)")
     p.add_argument("--out", type=Path, help="also write the report as JSON")
+    p.add_argument("--live", action="store_true", help="send the changed requests to their candidate (shadow)")
+    p.add_argument("--rate", type=float, default=5.0, help="live shadow: calls started per second (default 5)")
     p.set_defaults(func=cmd_replay)
     p = with_config("eval", "quality evaluations on labelled JSONL files")
     p.add_argument("kind", choices=["guard", "route", "cache"])

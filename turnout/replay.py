@@ -1,6 +1,6 @@
-"""``turnout replay``: recorded traffic through a candidate policy, before it goes live (dry mode).
+"""``turnout replay``: recorded traffic through a candidate policy, before it goes live.
 
-    turnout replay --config LIVE.yaml --policy CANDIDATE.yaml --since 2026-12-01T00:00 [--until ...]
+    turnout replay --config LIVE.yaml --policy CANDIDATE.yaml --since 2026-12-01T00:00 [--until ...] [--live]
 
 1. Reads the window's request events from ``<prefix>.requests`` (by the messages' timestamps).
 2. Reads what happened to each from ClickHouse (``requests``: deployment, tokens, cost).
@@ -13,6 +13,12 @@
 
 Deterministic: the run id is a digest of the window and the policy file, and the same window and
 policy give the same report (and the same rows, which the sink deduplicates).
+
+``--live`` (live shadow) then sends the requests whose decision changed to their candidate deployment
+(``turnout.shadow``: paced by ``--rate``, through the candidate's input guardrails, never replied to
+anyone, no usage to the budgets), and writes each pair of answers with their similarity to
+``<prefix>.events.shadow`` (ClickHouse ``shadow_answers``); the report adds calls, errors, similarity,
+latency and what the shadow calls cost.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ class ReplayReport:
     model_mix_before: dict[str, int] = field(default_factory=dict)
     model_mix_after: dict[str, int] = field(default_factory=dict)
     changed_decisions: list[dict[str, Any]] = field(default_factory=list)
+    shadow: dict[str, Any] | None = None  # live shadow: calls, answers, errors, similarity, latency, cost
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -171,7 +178,11 @@ def replay(
     since_ms: int,
     until_ms: int,
     progress: bool = True,
+    shadow: bool = False,
+    rate_per_s: float = 5.0,
 ) -> ReplayReport:
+    """Dry: decisions and prices only. ``shadow`` (``--live``): also the changed requests sent to their candidate
+    deployment (``turnout.shadow``), at most ``rate_per_s`` a second, their answers kept."""
     codec = EventCodec()
     topics = TopicNames(live.kafka.topic_prefix)
     run_id = run_id_of(policy_text, since_ms, until_ms)
@@ -183,6 +194,7 @@ def replay(
     producer = Producer({"bootstrap.servers": live.kafka.bootstrap, "enable.idempotence": True})
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
+    changed_jobs: list[tuple[RequestEvent, ReplayDecision]] = []
     for n, event in enumerate(events, 1):
         outcome = outcomes.get(event.request_id)
         if outcome is None:  # answered with an error, or its row is not in ClickHouse (yet)
@@ -198,6 +210,8 @@ def replay(
         after[decision.candidate_deployment or decision.reason] += 1
         if decision.changed:
             report.changed += 1
+            if decision.candidate_deployment:
+                changed_jobs.append((event, decision))
             report.changed_decisions.append(
                 {
                     "request_id": decision.request_id,
@@ -213,11 +227,51 @@ def replay(
             sys.stderr.write(f"\rreplayed {n}/{len(events)}")
     if progress and events:
         sys.stderr.write("\n")
+    if shadow:
+        report.shadow = _live_shadow(live, candidate, changed_jobs, rate_per_s, producer, codec, topics, progress)
     if producer.flush(30) > 0:
         raise TurnoutError("Kafka did not take every replay decision.")
     report.model_mix_before = dict(sorted(before.items()))
     report.model_mix_after = dict(sorted(after.items()))
     return report
+
+
+def _live_shadow(
+    live: TurnoutConfig,
+    candidate: TurnoutConfig,
+    jobs: list[tuple[RequestEvent, ReplayDecision]],
+    rate_per_s: float,
+    producer: Producer,
+    codec: EventCodec,
+    topics: TopicNames,
+    progress: bool,
+) -> dict[str, Any]:
+    """The changed requests through their candidate deployments; every answer to the shadow topic."""
+    import asyncio
+
+    from streams.cache.embedders import MiniLMEmbedder
+    from turnout.shadow import original_answers, run_shadow
+
+    if progress:
+        sys.stderr.write(f"live shadow: {len(jobs)} changed requests at {rate_per_s:g}/s\n")
+    originals = original_answers(live.kafka.bootstrap, [e for e, _ in jobs], codec)
+    answers = asyncio.run(run_shadow(candidate, jobs, originals, MiniLMEmbedder(), rate_per_s))
+    for answer in answers:
+        producer.produce(topics.shadow, codec.encode(answer), f"{answer.run_id}:{answer.request_id}".encode())
+        producer.poll(0)
+    ok = [a for a in answers if a.status == 200]
+    similarities = [a.similarity for a in ok if a.similarity is not None]
+    latencies = sorted(a.latency_us / 1000 for a in ok)
+    return {
+        "sent": len(answers),
+        "answered": len(ok),
+        "errors": len(answers) - len(ok),
+        "with_original": sum(a.original_answer is not None for a in answers),
+        "mean_similarity": round(sum(similarities) / len(similarities), 4) if similarities else None,
+        "min_similarity": min(similarities) if similarities else None,
+        "latency_p50_ms": round(latencies[len(latencies) // 2], 1) if latencies else None,
+        "cost_usd": round(sum(a.cost_usd for a in answers), 9),
+    }
 
 
 def render(report: ReplayReport) -> str:
@@ -234,6 +288,13 @@ def render(report: ReplayReport) -> str:
     for name in sorted(set(report.model_mix_before) | set(report.model_mix_after)):
         lines.append(
             f"    {name:<24} {report.model_mix_before.get(name, 0):>6} -> {report.model_mix_after.get(name, 0):>6}"
+        )
+    if report.shadow is not None:
+        s = report.shadow
+        lines.append(
+            f"  live shadow         {s['sent']} sent, {s['answered']} answered, {s['errors']} errors; "
+            f"similarity to the original answers: mean {s['mean_similarity']}, min {s['min_similarity']} "
+            f"({s['with_original']} originals found); latency p50 {s['latency_p50_ms']} ms; cost ${s['cost_usd']}"
         )
     return "\n".join(lines)
 

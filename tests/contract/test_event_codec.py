@@ -39,6 +39,7 @@ from schemas.events import (
     RequestEvent,
     RequestRecord,
     RouteDecision,
+    ShadowAnswer,
     StageEvent,
     StageTiming,
     ToolCall,
@@ -344,6 +345,23 @@ FULL: list[Any] = [
         comment="Helpful, but long. ✓",
         feedback_id="fb-1",
     ),
+    ShadowAnswer(
+        run_id="replay-1",
+        request_id="req-1",
+        tenant="acme",
+        at_us=T0,
+        original_deployment="sim-gpt-4o",
+        candidate_deployment="sim-gpt-4o-mini",
+        status=503,
+        latency_us=80_000,
+        prompt_tokens=12,
+        completion_tokens=40,
+        cost_usd=0.0000258,
+        original_answer="Paris.",
+        candidate_answer="Paris, France.",
+        similarity=0.875,
+        error_class="ProviderOverloaded",
+    ),
 ]
 
 MINIMAL_CALLER = Caller(tenant="t", team="", user="u", tier="free", key_id="k")
@@ -418,6 +436,7 @@ MINIMAL: list[Any] = [
     CacheFill("r", 0, "t", "", "", 0, ChatRequest(model="m", messages=[]), ChatResponse("", None, "", Usage(), "", 0)),
     CacheEntry("e", "t", "", "m", "", "", "", 0.0, 0.0, b""),
     FeedbackEvent("r", "t", "k", "u", 0.0, 0),
+    ShadowAnswer("r", "q", "t", 0, "", "", 200, 0),
 ]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -111,3 +112,50 @@ def test_a_recorded_window_replayed_dry_through_a_cheaper_policy(
     assert (count, changed_rows) == (len(sent), changed) and after_rows == pytest.approx(after)
     again = replay(config, candidate, text, since_ms, until_ms, progress=False)
     assert again.to_dict() == report.to_dict()
+
+
+def test_live_shadow_sends_only_the_changed_requests_and_keeps_both_answers(
+    gateway: tuple[Stack, TurnoutConfig], tmp_path: Path
+) -> None:
+    stack, config = gateway
+    since_ms = int(time.time() * 1000)
+    sent = asyncio.run(record(config, prompts(30)))
+    until_ms = int(time.time() * 1000) + 1000
+    db = config.clickhouse.database
+    ids = ",".join(f"'{i}'" for i in sent)
+    wait_until(
+        lambda: (
+            run_sql(config, f"SELECT count() FROM {db}.requests FINAL WHERE request_id IN ({ids})").rows[0][0]
+            == len(sent)
+        ),
+        60,
+        "the recorded rows",
+    )
+    candidate, text = candidate_file(Path(stack.config_path), tmp_path / "candidate.yaml")
+
+    def mini_calls() -> int:
+        stats = httpx.get(f"{stack.simulator_url}/_sim/stats", timeout=10).json()["models"]
+        return int(stats.get("gpt-4o-mini", {}).get("total", 0))
+
+    usage_before = run_sql(config, f"SELECT count() FROM {db}.usage FINAL").rows[0][0]
+    calls_before = mini_calls()
+    report = replay(config, candidate, text, since_ms, until_ms, progress=False, shadow=True, rate_per_s=50)
+    assert report.shadow is not None and 0 < report.changed < len(sent)
+    assert report.shadow["sent"] == report.shadow["answered"] == report.changed
+    assert report.shadow["with_original"] == report.changed  # read back from the client's reply topic
+    assert mini_calls() - calls_before == report.changed  # only the changed requests were sent
+    rows_sql = (
+        f"SELECT request_id, original_deployment, candidate_deployment, original_answer, candidate_answer, "
+        f"similarity, status FROM {db}.shadow_answers FINAL WHERE run_id = '{report.run_id}'"
+    )
+    wait_until(lambda: len(run_sql(config, rows_sql).rows) == report.changed, 60, "the shadow answers")
+    for request_id, original, target, before, after, similarity, status in run_sql(config, rows_sql).rows:
+        prompt = sent[request_id]
+        assert (original, target, status) == ("sim-gpt-4o", "sim-gpt-4o-mini", 200)
+        assert (before, after) == (
+            f"Simulated reply from gpt-4o: {prompt}",
+            f"Simulated reply from gpt-4o-mini: {prompt}",
+        )
+        assert 0.5 < similarity <= 1.0
+    # nothing was charged: the shadow's usage never reached the usage topic
+    assert run_sql(config, f"SELECT count() FROM {db}.usage FINAL").rows[0][0] == usage_before

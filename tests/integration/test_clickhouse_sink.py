@@ -175,7 +175,7 @@ def test_migrations_apply_once(sink_setup: tuple[TurnoutConfig, Any]) -> None:
     config, client = sink_setup
     assert migrate(client, config.clickhouse.database) == []
     versions = client.query(f"SELECT version FROM {config.clickhouse.database}.schema_migrations ORDER BY version")
-    assert [r[0] for r in versions.result_rows] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert [r[0] for r in versions.result_rows] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
 
 
 def test_every_grafana_panel_query_runs(sink_setup: tuple[TurnoutConfig, Any]) -> None:

@@ -50,6 +50,7 @@ def test_replies_and_event_topics() -> None:
         "tt.events.replay",
         "tt.control",
         "tt.events.feedback",
+        "tt.events.shadow",
     )
 
 
