@@ -37,6 +37,7 @@ from ingress.cache_headers import cache_control_from_headers, cache_reply_header
 from ingress.feedback import FeedbackDesk, parse_feedback
 from ingress.openai_request import parse_chat_request, parse_embeddings_request
 from ingress.openai_response import SSE_DONE, chunk_body, chunk_delta, completion_body, sse, usage_body
+from ingress.openapi import openapi_document
 from schemas.config import TurnoutConfig
 from schemas.errors import InvalidRequest, PayloadTooLarge, TurnoutError, openai_error_body
 from schemas.events import ChatRequest, ChunkEvent, EmbeddingsResponse, ErrorInfo, ReplyEvent
@@ -313,30 +314,34 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
 
         return endpoint
 
+    document = openapi_document()
+
+    async def serve_openapi(request: Request) -> Response:
+        return _json(document)
+
     async def serve_metrics(request: Request) -> Response:
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
+    def shape_for(request: Request) -> ErrorShape:
+        """Anthropic's error shape under its API's path, OpenAI's everywhere else."""
+        return anthropic_error_body if request.url.path.startswith("/v1/messages") else openai_error_body
+
     async def not_found(request: Request, exc: Exception) -> Response:
-        return error_response(
-            ErrorInfo(
-                status=404,
-                type="invalid_request_error",
-                message=f"Unknown path {request.url.path}.",
-                code="unknown_url",
-            )
+        info = ErrorInfo(
+            status=404, type="invalid_request_error", message=f"Unknown path {request.url.path}.", code="unknown_url"
         )
+        return error_response(info, shape=shape_for(request))
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return error_response(
-            ErrorInfo(
-                status=405,
-                type="invalid_request_error",
-                message=f"Method {request.method} is not allowed on {request.url.path}.",
-            )
+        info = ErrorInfo(
+            status=405,
+            type="invalid_request_error",
+            message=f"Method {request.method} is not allowed on {request.url.path}.",
         )
+        return error_response(info, shape=shape_for(request))
 
     routes = [
         Route("/v1/chat/completions", guarded(ingress.chat_completions), methods=["POST"]),
@@ -346,6 +351,7 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
         Route("/v1/messages", guarded(ingress.messages, anthropic_error_body), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", serve_metrics, methods=["GET"]),
+        Route("/openapi.json", serve_openapi, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed}, lifespan=lifespan)
     app.state.ingress = ingress
