@@ -116,15 +116,22 @@ class Ingress:
         self.keys = KeyRing(config)
         self.feedback_desk = FeedbackDesk(config)
 
+    def replace_config(self, config: TurnoutConfig) -> None:
+        """A reloaded config: its key ring is built first (a bad key secret raises, nothing changes),
+        then both are swapped with no await between, so a request sees the old pair or the new."""
+        keys = KeyRing(config)
+        self.config, self.keys = config, keys
+
     async def _start(self, request: Request, parse: Callable[[Any], Any]) -> tuple[Any, _Started]:
         """Authenticate, read and validate the body, publish the request, wait for the first event."""
         started = time.perf_counter()
+        config, keys = self.config, self.keys  # one config for the whole request, whatever a reload does
         secret = bearer_token(request.headers.get("authorization"), request.headers.get("x-api-key"))
-        caller, _ = self.keys.authenticate(secret, request.headers.get("x-turnout-feature"))
-        parsed = parse(_decode_json(await _read_body(request, self.config.gateway.max_body_bytes)))
+        caller, _ = keys.authenticate(secret, request.headers.get("x-turnout-feature"))
+        parsed = parse(_decode_json(await _read_body(request, config.gateway.max_body_bytes)))
         request.state.model = parsed.model  # for the metrics
-        check_model_allowed(self.config, caller.key_id, parsed.model)
-        timeout_s = self.config.gateway.request_timeout_s
+        check_model_allowed(config, caller.key_id, parsed.model)
+        timeout_s = config.gateway.request_timeout_s
         trace_id, parent = parse_traceparent(request.headers.get("traceparent")) or (new_trace_id(), "")
         common: dict[str, Any] = {
             "timeout_s": timeout_s,

@@ -68,6 +68,17 @@ class GatewayConfig(_Model):
     request_timeout_s: float = Field(60.0, gt=0)
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0)
     instance_id: str | None = Field(None, description="Names the reply topic; random when absent.")
+    admin_port: int | None = Field(
+        None, ge=0, le=65535, description="The admin API's own port (loopback); off when null."
+    )
+    admin_token_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    admin_token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _admin_credentials(self) -> GatewayConfig:
+        if self.admin_port is not None and (self.admin_token_sha256 is None) == (self.admin_token_env is None):
+            raise ValueError("the admin API needs exactly one of admin_token_sha256 or admin_token_env")
+        return self
 
 
 class KafkaConfig(_Model):

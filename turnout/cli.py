@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from schemas.config import ConfigError, TurnoutConfig, hash_key, load_config
 
@@ -61,16 +62,26 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     app = build_ingress(config, client)
     port = args.port if args.port is not None else config.gateway.port
     print(f"turnout gateway on http://{config.gateway.host}:{port}/v1", flush=True)
-    uvicorn.run(
-        app,
-        host=config.gateway.host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools" if _has("httptools") else "h11",
-    )
+    http = "httptools" if _has("httptools") else "h11"
+    public = uvicorn.Config(app, host=config.gateway.host, port=port, log_level="warning", access_log=False, http=http)
+    if config.gateway.admin_port is None:
+        uvicorn.Server(public).run()
+        return 0
+    from ingress.admin import build_admin
+
+    admin = build_admin(app.state.ingress, args.config)
+    private = uvicorn.Config(admin, host="127.0.0.1", port=config.gateway.admin_port, log_level="warning", http=http)
+    print(f"turnout admin API on http://127.0.0.1:{config.gateway.admin_port}/admin", flush=True)
+    asyncio.run(_serve_both(uvicorn.Server(public), uvicorn.Server(private)))
     return 0
+
+
+async def _serve_both(public: Any, private: Any) -> None:
+    """The public and the admin server in one loop; when one stops, the other is told to stop too."""
+    tasks = [asyncio.create_task(public.serve()), asyncio.create_task(private.serve())]
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    public.should_exit = private.should_exit = True
+    await asyncio.gather(*tasks)
 
 
 def _has(module: str) -> bool:

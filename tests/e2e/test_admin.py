@@ -1,0 +1,101 @@
+"""The admin API on its own port: its own token, the keys without their secrets, kill switches,
+and a config reload that is atomic (a bad file is refused and the running config stays)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from schemas.config import TurnoutConfig, hash_key
+from tests.conftest import free_port
+from tests.e2e.stacks import running_stack
+from turnout.stack import Stack, wait_until
+
+ADMIN_TOKEN = "admin-token-for-the-tests"
+os.environ.setdefault("TURNOUT_TEST_ADMIN_TOKEN", ADMIN_TOKEN)
+NEW_KEY = "sk-turnout-added-by-reload"
+
+
+@pytest.fixture(scope="module")
+def gateway(make_config: Any) -> Iterator[tuple[Stack, TurnoutConfig]]:
+    admin = {"admin_port": free_port(), "admin_token_env": "TURNOUT_TEST_ADMIN_TOKEN"}
+    with running_stack(make_config, workers=1, gateway=admin) as run:
+        yield run
+
+
+def _admin(config: TurnoutConfig, method: str, path: str, token: str | None = ADMIN_TOKEN, **kw: Any) -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    url = f"http://127.0.0.1:{config.gateway.admin_port}{path}"
+    return httpx.request(method, url, headers=headers, timeout=30, **kw)
+
+
+def _chat(stack: Stack, key: str, model: str = "best-cheap-chat") -> int:
+    sdk = openai.OpenAI(base_url=stack.base_url, api_key=key, max_retries=0, timeout=30)
+    try:
+        sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+    except openai.APIStatusError as exc:
+        return exc.status_code
+    return 200
+
+
+def test_its_own_port_and_token(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    assert _admin(config, "GET", "/admin/keys", token=None).status_code == 401
+    assert _admin(config, "GET", "/admin/keys", token="sk-turnout-demo").status_code == 401  # a key is no admin
+    public = httpx.get(stack.base_url.removesuffix("/v1") + "/admin/keys", timeout=10)
+    assert public.status_code == 404  # not on the public port
+    keys = _admin(config, "GET", "/admin/keys").json()["keys"]
+    assert {k["id"] for k in keys} == {"demo", "team-b"}
+    assert all(set(k) == {"id", "tenant", "team", "user", "tier", "models"} for k in keys)  # no hashes
+
+
+def test_kill_switches_through_the_admin_api(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    assert _chat(stack, "sk-turnout-team-b") == 200
+    killed = _admin(config, "POST", "/admin/kill", json={"scope": "tenant", "value": "globex", "reason": "drill"})
+    assert killed.status_code == 200 and killed.json()["killed"] is True
+    wait_until(lambda: _chat(stack, "sk-turnout-team-b") == 403, 30, "the kill switch")
+    assert _chat(stack, "sk-turnout-demo") == 200  # another tenant is not touched
+    assert _admin(config, "DELETE", "/admin/kill", json={"scope": "tenant", "value": "globex"}).status_code == 200
+    wait_until(lambda: _chat(stack, "sk-turnout-team-b") == 200, 30, "the switch lifted")
+    bad = _admin(config, "POST", "/admin/kill", json={"scope": "planet", "value": "x"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "scope"
+
+
+def test_a_reload_takes_a_good_file_and_refuses_a_bad_one(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    path = Path(stack.config_path)
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    assert _chat(stack, NEW_KEY) == 401
+    data["keys"].append(
+        {
+            "id": "added",
+            "key_sha256": hash_key(NEW_KEY),
+            "tenant": "acme",
+            "team": "t",
+            "user": "new",
+            "models": ["best-cheap-chat"],
+        }
+    )
+    try:
+        path.write_text(yaml.safe_dump(data))
+        reloaded = _admin(config, "POST", "/admin/reload")
+        assert reloaded.status_code == 200 and reloaded.json()["keys"] == 3
+        assert _chat(stack, NEW_KEY) == 200
+        assert _chat(stack, NEW_KEY, model="smart-chat") == 403  # the new key's own model list applies
+        data["models"]["best-cheap-chat"]["deployments"] = ["no-such-deployment"]
+        path.write_text(yaml.safe_dump(data))
+        refused = _admin(config, "POST", "/admin/reload")
+        assert refused.status_code == 400
+        assert "models.best-cheap-chat.deployments.0" in refused.json()["error"]["message"]
+        assert _chat(stack, NEW_KEY) == 200 and _chat(stack, "sk-turnout-demo") == 200  # still the last good one
+    finally:
+        path.write_text(original)
