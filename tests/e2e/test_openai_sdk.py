@@ -194,8 +194,67 @@ def _error(resp: httpx.Response) -> dict[str, Any]:
             "invalid_request_error",
             "payload_too_large",
         ),
+        (
+            {"authorization": f"Bearer {DEMO_KEY}"},
+            b'{"model":"smart-chat","messages":[{"role":"user","content":"x"}],"extra":'
+            + b"[" * 5000
+            + b"]" * 5000
+            + b"}",
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            {"authorization": f"Bearer {DEMO_KEY}"},
+            b'{"model":"smart-chat","messages":[{"role":"user","content":"caf\xe9 \xff"}]}',
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            {"authorization": f"Bearer {DEMO_KEY}"},
+            b'{"model":"smart-chat","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}',
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            {"authorization": f"Bearer {DEMO_KEY}"},
+            b'{"model":"smart-chat","messages":[{"role":"user","content":"x"}],"max_tokens":-5}',
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            {"authorization": f"Bearer {DEMO_KEY}"},
+            b'{"model":"smart-chat","messages":[{"role":"user","content":"x"}],"n":1000000}',
+            400,
+            "invalid_request_error",
+            None,
+        ),
+        (
+            {"authorization": f"Bearer {DEMO_KEY}"},
+            b'{"model":"smart-chat","messages":"hello"}',
+            400,
+            "invalid_request_error",
+            None,
+        ),
     ],
-    ids=["no-key", "bad-key", "malformed-json", "unknown-model", "model-not-allowed", "bad-param", "too-large"],
+    ids=[
+        "no-key",
+        "bad-key",
+        "malformed-json",
+        "unknown-model",
+        "model-not-allowed",
+        "bad-param",
+        "too-large",
+        "deep-nesting",
+        "invalid-utf8",
+        "bad-tool-schema",
+        "negative-max-tokens",
+        "absurd-n",
+        "messages-not-a-list",
+    ],
 )
 def test_bad_input_gets_an_openai_shaped_error(
     gateway: tuple[Stack, TurnoutConfig],

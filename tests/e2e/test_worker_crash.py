@@ -58,6 +58,10 @@ async def test_killing_a_worker_loses_and_duplicates_nothing(make_config: Any) -
         config, f"SELECT count(), uniqExact(request_id) FROM {db}.requests FINAL WHERE request_id IN ({id_list})"
     )
     assert result.rows[0] == [REQUESTS, REQUESTS], f"rows in ClickHouse: {result.rows[0]} after {elapsed:.1f} s"
+    print(
+        f"worker killed: {REQUESTS} sent, {statuses.count(200)} answered 200, {statuses.count(504)} answered 504, "
+        f"0 lost, 0 duplicated rows, slowest {max(wait for _, _, wait in answered):.1f} s"
+    )
 
 
 async def _until(check: Any, timeout_s: float) -> None:
