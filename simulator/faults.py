@@ -81,6 +81,11 @@ async def paced_events(
     interval = seconds(knobs.chunk_interval_ms)
     brk, err = break_index(knobs, len(events))
     await sleep_ms(knobs.latency_ms)
+    if knobs.endless and len(events) > 1:
+        yield events[0]
+        while True:  # until the client goes away (the server stops iterating)
+            await asyncio.sleep(interval or 0.05)
+            yield events[1]
     for index, event in enumerate(events):
         if index == brk:
             raise SimulatedBreakError(f"simulated broken stream after {index} chunks")

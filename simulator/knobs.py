@@ -49,6 +49,8 @@ class Knobs:
       terminator); a non-streamed body is cut halfway whatever N is.
     - ``error_after_chunks``: send N chunks, then an in-stream error event and
       end (streams only).
+    - ``endless``: a stream that never ends: after its first content chunk it repeats that chunk
+      (every ``chunk_interval_ms``, 50 ms when unset) until the client goes away.
     - ``reply``: fixed reply text instead of the echo reply.
     - ``tool_arguments``: JSON string used as the tool call's arguments.
     - ``prompt_tokens`` / ``completion_tokens``: usage overrides.
@@ -61,6 +63,7 @@ class Knobs:
     hang: bool | None = None
     break_after_chunks: int | None = None
     error_after_chunks: int | None = None
+    endless: bool | None = None
     reply: str | None = None
     tool_arguments: str | None = None
     prompt_tokens: int | None = None
@@ -150,6 +153,7 @@ _PARSERS: Mapping[str, Callable[[object], object]] = MappingProxyType(
         "hang": _flag,
         "break_after_chunks": _non_negative_int,
         "error_after_chunks": _non_negative_int,
+        "endless": _flag,
         "reply": _text,
         "tool_arguments": _text,
         "prompt_tokens": _non_negative_int,
