@@ -147,3 +147,10 @@ def make_config(tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, 
         return path, load_config(path)
 
     return factory
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that restart the shared Kafka broker run last: a broker that has just come back (log
+    recovery, the group coordinator reloading) is slower for a while, and the timing of the tests
+    after it (breakers opening within a batch) should not depend on that."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_kafka") is not None)

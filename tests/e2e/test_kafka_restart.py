@@ -46,6 +46,7 @@ def _ask(stack: Stack, i: int) -> tuple[int, str, float]:
     return response.status_code, response.headers.get("x-request-id", ""), time.monotonic() - started
 
 
+@pytest.mark.restarts_kafka
 def test_the_gateway_answers_503_while_kafka_is_down_and_recovers(gateway: tuple[Stack, TurnoutConfig]) -> None:
     stack, config = gateway
     pidfile = RUN_DIR / "kafka.pid"
