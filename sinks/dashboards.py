@@ -58,11 +58,11 @@ class Filters:
     def bucket_s(self) -> int:
         return RANGES[self.range][1]
 
-    def where(self, time_column: str, model_column: str | None = "logical_model") -> str:
+    def where(self, time_column: str, model_column: str | None = "logical_model", tenant_column: str = "tenant") -> str:
         """The SQL condition for these filters (values were checked against ``_VALUE``: no quotes)."""
         parts = [f"{time_column} >= now64(6) - INTERVAL {self.seconds} SECOND"]
         if self.tenant:
-            parts.append(f"tenant = '{self.tenant}'")
+            parts.append(f"{tenant_column} = '{self.tenant}'")
         if self.model and model_column:
             parts.append(f"{model_column} = '{self.model}'")
         return " AND ".join(parts)
@@ -229,7 +229,7 @@ class Dashboards:
 
     def _quality(self, f: Filters) -> list[tuple[str, str]]:
         bucket_fb = f"toStartOfInterval(f.at, INTERVAL {f.bucket_s} SECOND)"
-        fb_where = f.where("f.at", "r.logical_model").replace("tenant =", "f.tenant =")
+        fb_where = f.where("f.at", "r.logical_model", "f.tenant")
         joined = (
             "{db}.feedback AS f FINAL INNER JOIN "
             "(SELECT request_id, tenant, logical_model FROM {db}.requests FINAL) AS r "

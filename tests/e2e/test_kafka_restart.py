@@ -59,7 +59,7 @@ def test_the_gateway_answers_503_while_kafka_is_down_and_recovers(gateway: tuple
         while not stop.is_set():
             results.append(_ask(stack, i))
             i += 1
-            time.sleep(0.05)
+            time.sleep(0.05)  # pacing of the load (about 20 requests a second), not a wait for anything
 
     thread = threading.Thread(target=load)
     thread.start()

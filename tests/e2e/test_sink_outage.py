@@ -36,8 +36,10 @@ async def test_the_sink_catches_up_after_an_outage_with_exact_counts(make_config
                 answered.append((reply.request_id, 200 if reply.error is None else reply.error.status))
 
             tasks = [asyncio.create_task(one(i)) for i in range(REQUESTS)]
-            while len(answered) < REQUESTS // 3:
-                await asyncio.sleep(0.05)
+            a_third = asyncio.Event()
+            for task in tasks:  # the sink goes down once a third of the requests are answered
+                task.add_done_callback(lambda _: a_third.set() if len(answered) >= REQUESTS // 3 else None)
+            await asyncio.wait_for(a_third.wait(), 60)
             stack.kill("sink", signal.SIGKILL)
             killed_at = time.monotonic()
             await asyncio.wait_for(asyncio.gather(*tasks), 90)
