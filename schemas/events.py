@@ -186,6 +186,8 @@ class CacheVerdict:
     age_s: float | None = None
     saved_usd: float = 0.0
     namespace: str = ""
+    ttl_s: int = 0
+    semantic: bool = False
 
 
 @dataclass(frozen=True, slots=True)

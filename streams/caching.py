@@ -147,8 +147,7 @@ class ResponseCache:
             return replace(event, cache=plan.skipped())
         assert plan.key is not None
         if not plan.lookup:
-            verdict = CacheVerdict("bypass", key=plan.key, reason="caller", store=True, namespace=plan.namespace)
-            return replace(event, cache=verdict)
+            return replace(event, cache=plan.verdict("bypass", reason="caller"))
         now_s = self._clock() / 1e6
         tenant = event.envelope.caller.tenant
         exact = await self._exact(tenant, plan, now_s)
@@ -192,10 +191,7 @@ class ResponseCache:
                     return self._hit(event, verdict, _response_from_dict(answer["response"]))
                 if probe.rejected:
                     reason = f"guard: {probe.rejected[0][1]}"
-        verdict = CacheVerdict(
-            "miss", similarity=similarity, key=plan.key, reason=reason, store=plan.store, namespace=plan.namespace
-        )
-        return replace(event, cache=verdict)
+        return replace(event, cache=plan.verdict("miss", similarity, reason))
 
     async def _exact(self, tenant: str, plan: CachePlan, now_s: float) -> tuple[CacheFill, float] | None:
         assert plan.key is not None
@@ -236,20 +232,17 @@ class ResponseCache:
             return None
         if response.finish_reason not in STORED_FINISH or (not response.content and not response.tool_calls):
             return None
-        plan = self._plan(event)
-        if plan.key != verdict.key:
-            return None
-        return CacheFill(
+        return CacheFill(  # from the verdict the cache stage made: the plan is not computed twice
             request_id=event.envelope.request_id,
             at_us=self._clock(),
             tenant=event.envelope.caller.tenant,
-            namespace=plan.namespace,
-            exact_key=plan.key,
-            ttl_s=plan.ttl_s,
+            namespace=verdict.namespace,
+            exact_key=verdict.key,
+            ttl_s=verdict.ttl_s,
             request=event.envelope.request,
             response=response,
             cost_usd=answer.record.cost_usd,
-            semantic=plan.semantic and not response.tool_calls,
+            semantic=verdict.semantic and not response.tool_calls,
         )
 
     async def offer(self, event: StageEvent, answer: Answer, emitter: Emitter) -> None:

@@ -37,6 +37,19 @@ class CachePlan:
     ttl_s: int = 0
     max_age_s: int | None = None
 
+    def verdict(self, status: str, similarity: float | None = None, reason: str | None = None) -> CacheVerdict:
+        """A miss or a bypass: what the output guard needs to offer the answer (key, TTL, semantic)."""
+        return CacheVerdict(
+            status,
+            similarity=similarity,
+            key=self.key,
+            reason=reason,
+            store=self.store,
+            namespace=self.namespace,
+            ttl_s=self.ttl_s,
+            semantic=self.semantic,
+        )
+
     def skipped(self) -> CacheVerdict:
         return CacheVerdict(status="skip", reason=self.reason, namespace=self.namespace)
 

@@ -144,6 +144,8 @@ VERDICT = CacheVerdict(
     age_s=12.5,
     saved_usd=0.0042,
     namespace="v2",
+    ttl_s=3600,
+    semantic=True,
 )
 
 FULL: list[Any] = [
