@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
 import tempfile
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 import yaml
 
+from bench.systems import free_port
 from schemas.config import load_config
 from turnout.stack import Stack, wait_until
 
@@ -72,12 +72,6 @@ COUNTRIES = [
     "Bulgaria",
     "Ukraine",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def questions(count: int) -> list[tuple[str, str]]:
