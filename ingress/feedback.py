@@ -11,6 +11,7 @@ and from there to ClickHouse ``feedback``, which ``feedback_by_route`` joins to 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import uuid
@@ -21,6 +22,9 @@ import httpx
 from schemas.config import TurnoutConfig
 from schemas.errors import InvalidRequest, NotFound, ServiceUnavailable
 from schemas.events import Caller, FeedbackEvent
+from sinks.access import client_headers
+
+log = logging.getLogger(__name__)
 
 __all__ = ["FeedbackDesk", "parse_feedback"]
 
@@ -65,7 +69,8 @@ class FeedbackDesk:
     def __init__(self, config: TurnoutConfig) -> None:
         self._url = f"http://{config.sink.query_host}:{config.sink.query_port}/query"
         self._table = f"{config.clickhouse.database}.requests"
-        self._http = httpx.AsyncClient(timeout=5.0)
+        self._token_env = config.sink.client_token_env
+        self._http = httpx.AsyncClient(timeout=5.0, headers=client_headers(config))
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -80,6 +85,9 @@ class FeedbackDesk:
                 response = await self._http.post(self._url, content=sql.encode())
             except httpx.HTTPError:
                 raise ServiceUnavailable("Feedback cannot be checked right now (analytics unreachable).") from None
+            if response.status_code in (401, 403):
+                log.error("the sink refused the gateway's token: set %s to a reader's token", self._token_env)
+                raise ServiceUnavailable("Feedback cannot be checked right now (analytics refused the gateway).")
             if response.status_code != 200:
                 raise ServiceUnavailable("Feedback cannot be checked right now (analytics query failed).")
             if response.json()["rows"][0][0] > 0:

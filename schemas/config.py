@@ -38,6 +38,7 @@ __all__ = [
     "ModerationConfig",
     "OnLimitConfig",
     "ProviderConfig",
+    "ReaderConfig",
     "RedisConfig",
     "RetryConfig",
     "RoutingConfig",
@@ -50,7 +51,9 @@ __all__ = [
     "parse_config",
     "provider_api_key",
     "provider_secret",
+    "resolve_readers",
     "resolve_secrets",
+    "sink_client_token",
 ]
 
 
@@ -99,6 +102,25 @@ class ClickHouseConfig(_Model):
     database: str = Field("turnout", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+class ReaderConfig(_Model):
+    """A login for the analytics on the sink's query port (``/query`` and the dashboards): a token, by
+    SHA-256 or environment variable, and the one tenant whose rows it may read (all tenants when null)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    token_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    token_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    tenant: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:@/-]{1,128}$")
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> ReaderConfig:
+        if (self.token_sha256 is None) == (self.token_env is None):
+            raise ValueError("give exactly one of token_sha256 or token_env")
+        return self
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 class SinkConfig(_Model):
     batch_rows: int = Field(500, ge=1)
     batch_ms: int = Field(1000, ge=1, description="Off the request path: fewer, larger inserts cost less CPU.")
@@ -107,6 +129,20 @@ class SinkConfig(_Model):
     otlp_endpoint: str | None = Field(
         None, pattern=r"^https?://", description="Also send the spans to this OTLP/HTTP endpoint (…/v1/traces)."
     )
+    readers: tuple[ReaderConfig, ...] = Field(
+        (), description="Logins for /query and the dashboards. With none, the port is open: loopback only."
+    )
+    client_token_env: str = Field(
+        "TURNOUT_SINK_TOKEN",
+        pattern=r"^[A-Z_][A-Z0-9_]*$",
+        description="The variable holding the token Turnout's own processes present (feedback checks, turnout sql).",
+    )
+
+    @model_validator(mode="after")
+    def _no_open_port_off_loopback(self) -> SinkConfig:
+        if not self.readers and self.query_host not in _LOOPBACK:
+            raise ValueError(f"query_host {self.query_host!r} is not loopback: configure sink.readers (logins)")
+        return self
 
 
 class TopologyConfig(_Model):
@@ -539,6 +575,27 @@ def resolve_secrets(config: TurnoutConfig, environ: Mapping[str, str] | None = N
                 raise ConfigError(f"keys.{i}.key_env: environment variable {key.key_env} (key {key.id!r}) is not set")
             hashes[hash_key(secret)] = key.id
     return hashes
+
+
+def resolve_readers(config: TurnoutConfig, environ: Mapping[str, str] | None = None) -> dict[str, ReaderConfig]:
+    """Token hash -> reader for every ``sink.readers`` entry, reading ``token_env`` variables."""
+    env = os.environ if environ is None else environ
+    readers: dict[str, ReaderConfig] = {}
+    for i, reader in enumerate(config.sink.readers):
+        if reader.token_sha256:
+            readers[reader.token_sha256] = reader
+            continue
+        secret = env.get(reader.token_env or "")
+        if not secret:
+            raise ConfigError(f"sink.readers.{i}.token_env: environment variable {reader.token_env} is not set")
+        readers[hash_key(secret)] = reader
+    return readers
+
+
+def sink_client_token(config: TurnoutConfig, environ: Mapping[str, str] | None = None) -> str | None:
+    """The token this process presents to the sink's query port, when one is set."""
+    env = os.environ if environ is None else environ
+    return env.get(config.sink.client_token_env) or None
 
 
 def provider_api_key(provider: ProviderConfig, environ: Mapping[str, str] | None = None) -> str | None:

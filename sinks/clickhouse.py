@@ -11,6 +11,7 @@ the sink is that process, and it answers read-only queries for others on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
+from sinks.access import QueryRefused, Reader, Readers, TenantScope
 from sinks.dashboards import PAGES, Dashboards, Filters
 from sinks.migrate import migrate
 from sinks.otlp import OtlpExporter
@@ -86,9 +88,10 @@ class ClickHouseSink:
         endpoint = config.sink.otlp_endpoint
         self.otlp = OtlpExporter(endpoint) if endpoint else None
 
-    def query(self, sql: str, readonly: bool = True) -> QueryResult:
+    def query(self, sql: str, readonly: bool = True, settings: dict[str, Any] | None = None) -> QueryResult:
+        wanted = {**(settings or {}), **({"readonly": 1} if readonly else {})}
         with self._lock:
-            result = self.client.query(sql, settings={"readonly": 1} if readonly else None)
+            result = self.client.query(sql, settings=wanted or None)
         return QueryResult(list(result.column_names), [list(r) for r in result.result_rows])
 
     def stop(self) -> None:
@@ -193,17 +196,37 @@ class ClickHouseSink:
 
 def serve_queries(sink: ClickHouseSink, host: str, port: int) -> ThreadingHTTPServer:
     """Answer ``POST /query`` (the SQL as the body) with ``{"columns", "rows"}``, read-only, and serve
-    the dashboards at ``GET /dashboards/<page>``."""
-    dashboards = Dashboards(sink.config, sink.query)
+    the dashboards at ``GET /dashboards/<page>``, to the readers of ``sink.readers`` (``sinks/access.py``)."""
+    readers = Readers(sink.config)
+    scope = TenantScope(sink.database, lambda sql: sink.query(sql).rows)
+    if readers.open:
+        log.warning("the sink's query port has no logins (sink.readers): anyone on this host can read it")
+
+    def dashboards_for(reader: Reader) -> Dashboards:
+        if reader.tenant is None:
+            return Dashboards(sink.config, sink.query)
+        settings = scope.settings(reader.tenant)
+        return Dashboards(sink.config, lambda sql: sink.query(sql, settings=settings))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             if self.path != "/query":
                 self._send(404, {"error": "unknown path"})
                 return
-            sql = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
+            sql = self.rfile.read(int(self.headers.get("content-length", "0"))).decode(errors="replace")
+            reader = readers.identify(self.headers.get("authorization"))
+            if reader is None:
+                self._refuse_login("Bearer")
+                return
             try:
-                result = sink.query(sql)
+                if reader.tenant is None:
+                    result = sink.query(sql)
+                else:
+                    scope.check(sql)
+                    result = sink.query(sql, settings=scope.settings(reader.tenant))
+            except QueryRefused as exc:
+                self._send(403, {"error": str(exc)})
+                return
             except Exception as exc:
                 self._send(400, {"error": str(exc)})
                 return
@@ -211,27 +234,45 @@ def serve_queries(sink: ClickHouseSink, host: str, port: int) -> ThreadingHTTPSe
 
         def do_GET(self) -> None:
             url = urllib.parse.urlsplit(self.path)
+            if not url.path.startswith("/dashboards"):
+                self._send(200, {"status": "ok", "rows_written": sink.rows_written})
+                return
+            reader = readers.identify(self.headers.get("authorization"))
+            if reader is None:
+                self._refuse_login('Basic realm="Turnout analytics", charset="UTF-8"')
+                return
             if url.path.rstrip("/") == "/dashboards":
                 self.send_response(302)
                 self.send_header("location", "/dashboards/finance")
                 self.end_headers()
                 return
             page = url.path.removeprefix("/dashboards/").rstrip("/")
-            if url.path.startswith("/dashboards/") and page in PAGES:
-                filters = Filters.from_query(urllib.parse.parse_qs(url.query))
-                try:
-                    body = dashboards.render(page, filters).encode()
-                except Exception:
-                    log.exception("dashboard %s failed", page)
-                    self._send(500, {"error": "the dashboard's queries failed; see the sink's log"})
-                    return
-                self.send_response(200)
-                self.send_header("content-type", "text/html; charset=utf-8")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+            if page not in PAGES:
+                self._send(404, {"error": "unknown dashboard"})
                 return
-            self._send(200, {"status": "ok", "rows_written": sink.rows_written})
+            filters = Filters.from_query(urllib.parse.parse_qs(url.query))
+            if reader.tenant is not None:
+                filters = dataclasses.replace(filters, tenant=reader.tenant)
+            try:
+                body = dashboards_for(reader).render(page, filters).encode()
+            except Exception:
+                log.exception("dashboard %s failed", page)
+                self._send(500, {"error": "the dashboard's queries failed; see the sink's log"})
+                return
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _refuse_login(self, challenge: str) -> None:
+            data = orjson.dumps({"error": "a reader's token is needed (sink.readers)"})
+            self.send_response(401)
+            self.send_header("www-authenticate", challenge)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def _send(self, status: int, body: Any) -> None:
             data = orjson.dumps(body, default=str)

@@ -4,7 +4,7 @@
 
 ``range`` is ``1h``, ``24h`` (the default), ``7d`` or ``30d``; ``tenant`` and ``model`` (the logical model
 named, the route) narrow every chart. The sink serves them on its query port (loopback), beside
-``/query``; ``turnout dashboards`` serves them from any process that can query ClickHouse. Each chart is
+``/query``, to the readers of ``sink.readers`` (a tenant's reader sees its tenant only). Each chart is
 one query over the tables and views of ``sinks/migrations``; the queries are here, with their pages, so
 that what a chart shows can be read off one function.
 """
