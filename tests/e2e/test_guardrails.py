@@ -1,9 +1,11 @@
 """Guardrails through the whole stack: PII redacted before the provider sees it (and restored for
 the caller where the route says so), injections and banned words blocked, harmful output blocked,
-JSON asked for again and then failed, every finding in ClickHouse; and no planted value anywhere."""
+JSON asked for again and then failed, every finding in ClickHouse; and no planted value or secret
+anywhere."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from schemas.config import TurnoutConfig
 from tests.e2e.stacks import running_stack
 from turnout.analytics import run_sql
-from turnout.stack import Stack, wait_until
+from turnout.stack import SIMULATOR_ENV, Stack, wait_until
 
 EMAIL = "planted.person.4c1d@example.org"
 CARD = "4111 1111 1111 1111"
@@ -145,18 +147,21 @@ def test_findings_land_in_clickhouse_and_block_rates_are_one_query(gateway: tupl
     ).rows
 
 
-def test_no_planted_value_is_in_any_row_event_or_log(gateway: tuple[Stack, TurnoutConfig]) -> None:
-    stack, config = gateway
+def _found_in(stack: Stack, config: TurnoutConfig, needles: list[str], *, caller_topics: bool) -> list[str]:
+    """Where any of ``needles`` is: ClickHouse tables, topics (values and headers) and logs. The
+    callers' own transport (the request topic: what they sent, as an HTTP body would; their reply
+    topics: a restoring route's reply carries their values back) is searched only if asked."""
+    found: list[str] = []
     db = config.clickhouse.database
     tables = [r[0] for r in run_sql(config, f"SELECT name FROM system.tables WHERE database = '{db}'").rows]
     for table in tables:
-        hits = run_sql(
-            config,
-            f"SELECT count() FROM {db}.`{table}` WHERE positionCaseInsensitive(toString(tuple(*)), '{EMAIL}') > 0",
-        )
-        assert hits.rows[0][0] == 0, f"the planted email is in ClickHouse table {table}"
-    # every topic but the callers' own transport: the request topic (what they sent, as an HTTP
-    # body would) and their reply topics (a restoring route's reply carries their values back)
+        for needle in needles:
+            hits = run_sql(
+                config,
+                f"SELECT count() FROM {db}.`{table}` WHERE positionCaseInsensitive(toString(tuple(*)), '{needle}') > 0",
+            )
+            if hits.rows[0][0]:
+                found.append(f"{needle!r} in ClickHouse table {table}")
     prefix = config.kafka.topic_prefix
     consumer = Consumer(
         {"bootstrap.servers": config.kafka.bootstrap, "group.id": f"{prefix}-leak-check", "enable.auto.commit": False}
@@ -165,7 +170,8 @@ def test_no_planted_value_is_in_any_row_event_or_log(gateway: tuple[Stack, Turno
         topics = [
             t
             for t in consumer.list_topics(timeout=10).topics
-            if t.startswith(f"{prefix}.") and t != f"{prefix}.requests" and not t.startswith(f"{prefix}.replies.")
+            if t.startswith(f"{prefix}.")
+            and (caller_topics or (t != f"{prefix}.requests" and not t.startswith(f"{prefix}.replies.")))
         ]
         assignment = [
             TopicPartition(t, p, 0) for t in topics for p in consumer.list_topics(t, timeout=10).topics[t].partitions
@@ -174,12 +180,39 @@ def test_no_planted_value_is_in_any_row_event_or_log(gateway: tuple[Stack, Turno
         seen = 0
         while batch := consumer.consume(500, timeout=2.0):
             for message in batch:
-                if message.error() is None:
-                    seen += 1
-                    assert EMAIL.encode() not in (message.value() or b""), f"the planted email is on {message.topic()}"
-                    assert CARD.encode() not in (message.value() or b""), f"the planted card is on {message.topic()}"
+                if message.error() is not None:
+                    continue
+                seen += 1
+                blob = (message.value() or b"") + b"".join(v or b"" for _, v in message.headers() or [])
+                found += [f"{n!r} on {message.topic()}" for n in needles if n.encode() in blob]
         assert seen > 20  # the stage, reply and event topics were read
     finally:
         consumer.close()
     for log in Path(stack.log_dir).glob("*.log"):
-        assert EMAIL not in log.read_text(errors="replace"), f"the planted email is in {log.name}"
+        text = log.read_text(errors="replace")
+        found += [f"{n!r} in {log.name}" for n in needles if n in text]
+    return found
+
+
+def test_no_planted_value_is_in_any_row_event_or_log(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    assert _found_in(stack, config, [EMAIL, CARD], caller_topics=False) == []
+
+
+def test_no_secret_is_in_any_row_event_or_log(gateway: tuple[Stack, TurnoutConfig], sdk: openai.OpenAI) -> None:
+    """The virtual key and every provider credential the calls used: on no topic (the callers' own
+    included), in no row and in no log."""
+    stack, config = gateway
+    for model in ("smart-chat", "anthropic-chat", "gemini-chat", "bedrock-chat"):
+        assert ask(sdk, model, f"a call through {model}").parse().choices[0].message.content
+    secrets = [
+        "sk-turnout-demo",
+        os.environ["TURNOUT_TEST_PROVIDER_KEY"],
+        os.environ["TURNOUT_TEST_AWS_SECRET"],
+        SIMULATOR_ENV["SIMULATOR_API_KEY"],
+        SIMULATOR_ENV["SIMULATOR_AWS_SECRET_ACCESS_KEY"],
+    ]
+    assert _found_in(stack, config, secrets, caller_topics=True) == []
+    # and the search finds what is there: the caller's user name is in the rows and on the topics
+    control = _found_in(stack, config, ["demo-user"], caller_topics=True)
+    assert any("ClickHouse table requests" in f for f in control) and any(" on " in f for f in control)
