@@ -5,12 +5,15 @@ public one.
     POST   /admin/kill      {"scope", "value", "reason"?}: a kill switch, as ``turnout kill``
     DELETE /admin/kill      {"scope", "value"}: lift it
     POST   /admin/reload    read the config file again; a bad file is refused (400, with the path of
-                            each bad key) and the running config stays
+                            each bad key), one that changes what needs a restart too (409), and the
+                            running config stays; a good one is published to the workers and swapped in
 
 The credential is ``Authorization: Bearer <token>``, checked against ``gateway.admin_token_sha256``
 (or the secret in ``gateway.admin_token_env``) in constant time. A reload swaps the gateway's config
-and keys in one step: a request sees the old set or the new, never a mix. Workers keep the config
-they started with (their limits, routes and budgets are read at start; restart them to change those).
+and keys in one step: a request sees the old set or the new, never a mix. The workers take it up
+from the config topic (``streams.reload``): routes, deployments, providers, guardrails, limits and
+cache settings change without a restart; the sections that need one are refused here, before
+anything changes. Each gateway process reloads on its own admin call.
 """
 
 from __future__ import annotations
@@ -27,16 +30,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ingress.auth import KeyRing
 from schemas.config import ConfigError, TurnoutConfig, hash_key, load_config
 from schemas.errors import AuthenticationFailed, InvalidRequest, TurnoutError, openai_error_body
 from streams.controls import KILL_SCOPES
-from turnout.controls import set_kill_switch
+from streams.reload import needs_restart
+from turnout.controls import publish_config, set_kill_switch
 
 __all__ = ["build_admin"]
 
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(message: str, code: str, status: int) -> Response:
+    return _json({"error": {"message": message, "type": "invalid_request_error", "code": code}}, status)
 
 
 def _expected_hash(config: TurnoutConfig) -> str:
@@ -95,12 +104,19 @@ def build_admin(ingress: Any, config_path: str | Path) -> Starlette:
         async with reload_lock:
             try:
                 fresh = await asyncio.to_thread(load_config, config_path)
-                ingress.replace_config(fresh)  # builds the new key ring first; raises on a bad key secret
+                KeyRing(fresh)  # a bad key secret fails here, before anything changes
             except ConfigError as exc:
-                return _json(
-                    {"error": {"message": str(exc), "type": "invalid_request_error", "code": "bad_config"}}, 400
+                return _error(str(exc), "bad_config", 400)
+            blocked = needs_restart(ingress.config, fresh)
+            if blocked:
+                return _error(
+                    f"This config changes {', '.join(blocked)}: restart to take it up.", "restart_required", 409
                 )
-        return _json({"reloaded": True, "keys": len(fresh.keys), "models": sorted(fresh.models)})
+            event = await asyncio.to_thread(publish_config, fresh, str(config_path))  # 503 if Kafka does not take it
+            ingress.replace_config(fresh)
+        return _json(
+            {"reloaded": True, "version": event.version, "keys": len(fresh.keys), "models": sorted(fresh.models)}
+        )
 
     def guarded(handler: Any) -> Any:
         async def endpoint(request: Request) -> Response:

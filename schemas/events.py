@@ -26,6 +26,7 @@ __all__ = [
     "ChatRequest",
     "ChatResponse",
     "ChunkEvent",
+    "ConfigEvent",
     "ControlEvent",
     "DeadLetter",
     "EmbeddingsRequest",
@@ -433,6 +434,15 @@ class ControlEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfigEvent:
+    AVRO_NAME: ClassVar[str] = "turnout.ConfigEvent"
+    version: str
+    published_at_us: int
+    config_json: str
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CacheFill:
     AVRO_NAME: ClassVar[str] = "turnout.CacheFill"
     request_id: str
@@ -513,4 +523,5 @@ EVENT_TYPES: tuple[type, ...] = (
     CacheEntry,
     FeedbackEvent,
     ShadowAnswer,
+    ConfigEvent,
 )

@@ -49,6 +49,10 @@ class StageHandler:
         self._codec = codec
         self._topics = topics
 
+    def use(self, pipeline: Pipeline) -> None:
+        """A reloaded config's request path, for the next message (``streams.reload``)."""
+        self._pipeline = pipeline
+
     async def handle(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
         try:
             event = self._decode(value)

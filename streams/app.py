@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import faust
+import orjson
 import redis.asyncio as aioredis
 
 from schemas.codec import EventCodec, UndecodableEvent
@@ -35,6 +36,7 @@ from streams.limiter import Limiter
 from streams.metrics import Metrics
 from streams.pipeline import Pipeline
 from streams.providers.transport import ProviderTransport
+from streams.reload import ConfigReloader
 from streams.routing.classifier import ComplexityModel
 from streams.topics import TopicNames
 from streams.topology import agent_specs, parked_spec
@@ -92,29 +94,39 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     app.fetch_max_wait_ms = kafka.fetch_max_wait_ms
     topics = TopicNames(kafka.topic_prefix)
     codec = EventCodec()
-    transport = ProviderTransport(dict(config.providers))
     redis = aioredis.from_url(config.redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
     board = BreakerBoard(config.breakers, redis, lease_prefix=kafka.topic_prefix)
     metrics = Metrics()
-    limiter = Limiter(config, redis, kafka.topic_prefix, metrics)
-    budgets = BudgetBook(config, redis, kafka.topic_prefix, metrics)
+    budgets = BudgetBook(config, redis, kafka.topic_prefix, metrics)  # the ledger's (its rules need a restart)
     controls = ControlBoard()
-    invoker = Invoker(config, transport, topics, breakers=board)
     cache = ResponseCache.from_config(config, redis, topics, codec, metrics)
-    complexity = ComplexityModel.load() if any(m.routing and m.routing.simple for m in config.models.values()) else None
-    pipeline = Pipeline(
-        config,
-        invoker,
-        limiter=limiter,
-        budgets=budgets,
-        controls=controls,
-        metrics=metrics,
-        complexity=complexity,
-        topics=topics,
-        vault=PlaceholderVault(redis, kafka.topic_prefix),
-        cache=cache,
-    )
-    invoker.guard_streams_with(pipeline.guards.stream_guard)
+    vault = PlaceholderVault(redis, kafka.topic_prefix)
+    transports: dict[str, ProviderTransport] = {}
+    complexity: list[ComplexityModel] = []
+
+    def request_path(config: TurnoutConfig) -> Pipeline:
+        """The stages' logic for ``config``; built again when a reloaded config is taken up."""
+        key = orjson.dumps({n: p.model_dump(mode="json") for n, p in config.providers.items()}).decode()
+        transport = transports.get(key) or transports.setdefault(key, ProviderTransport(dict(config.providers)))
+        invoker = Invoker(config, transport, topics, breakers=board)
+        if any(m.routing and m.routing.simple for m in config.models.values()) and not complexity:
+            complexity.append(ComplexityModel.load())
+        pipeline = Pipeline(
+            config,
+            invoker,
+            limiter=Limiter(config, redis, kafka.topic_prefix, metrics),
+            budgets=BudgetBook(config, redis, kafka.topic_prefix, metrics),
+            controls=controls,
+            metrics=metrics,
+            complexity=complexity[0] if complexity else None,
+            topics=topics,
+            vault=vault,
+            cache=cache,
+        )
+        invoker.guard_streams_with(pipeline.guards.stream_guard)
+        return pipeline
+
+    pipeline = request_path(config)
     emitter = FaustEmitter(app.producer, codec)
 
     def raw_topic(name: str) -> faust.TopicT:
@@ -142,16 +154,24 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     async def follow_controls() -> None:
         await follow_topic(kafka.bootstrap, topics.controls, kafka.partitions, codec, controls.apply, controls.loaded)
 
-    parked = StageHandler(parked_spec(config.topology, topics), pipeline, emitter, codec, topics)
+    handlers = [StageHandler(parked_spec(config.topology, topics), pipeline, emitter, codec, topics)]
     app.agent(raw_topic(topics.parked), name="turnout.parked", concurrency=config.topology.concurrency)(
-        _agent_body(parked, parked.handle_parked)
+        _agent_body(handlers[0], handlers[0].handle_parked)
     )
 
     for spec in agent_specs(config.topology, topics):
         handler = StageHandler(spec, pipeline, emitter, codec, topics)
+        handlers.append(handler)
         app.agent(raw_topic(spec.input_topic), name=f"turnout.{spec.name}", concurrency=spec.concurrency)(
             _agent_body(handler, handler.handle)
         )
+
+    reloader = ConfigReloader(config, request_path, handlers, cache)
+    metrics.gauge_from("turnout_config_info", lambda: [({"version": reloader.version}, 1.0)])
+
+    @app.task
+    async def follow_config() -> None:
+        await follow_topic(kafka.bootstrap, topics.config, kafka.partitions, codec, reloader.apply)
 
     return app
 

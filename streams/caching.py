@@ -116,6 +116,10 @@ class ResponseCache:
         semantic = build_semantic_cache(config) if "semantic" in modes else None
         return cls(config, redis, topics, codec, semantic, metrics=metrics)
 
+    def use_config(self, config: TurnoutConfig) -> None:
+        """A reloaded config: the routes' cache settings (the store stays; ``streams.reload``)."""
+        self._config = config
+
     @property
     def follows_entries(self) -> bool:
         """Whether this worker keeps its own copy of the vectors (the embedded store)."""

@@ -20,7 +20,7 @@ async def follow_topic(
     topic: str,
     partitions: int,
     codec: EventCodec,
-    apply: Callable[[Any], None],
+    apply: Callable[[Any], object],
     ready: asyncio.Event | None = None,
 ) -> None:
     """Call ``apply`` with every event of ``topic``, from its start, until cancelled. Bytes that

@@ -82,6 +82,11 @@ class TopicNames:
         return f"{self.prefix}.control"
 
     @property
+    def config(self) -> str:
+        """ConfigEvents, one key; compacted: the last config the admin API accepted, for the workers."""
+        return f"{self.prefix}.config"
+
+    @property
     def cache_fills(self) -> str:
         """CacheFills: answers to keep, for the cache writer (holds answers: never sunk to ClickHouse)."""
         return f"{self.prefix}.cache.fills"

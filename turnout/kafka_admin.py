@@ -29,7 +29,7 @@ __all__ = [
 
 
 def compacted_topics(topics: TopicNames) -> list[str]:
-    return [topics.breakers, topics.controls, topics.cache_entries]
+    return [topics.breakers, topics.controls, topics.cache_entries, topics.config]
 
 
 def topic_configs(topics: TopicNames) -> dict[str, dict[str, str]]:
@@ -42,7 +42,15 @@ def topic_configs(topics: TopicNames) -> dict[str, dict[str, str]]:
 
 def all_topics(topics: TopicNames) -> list[str]:
     names = [topics.requests, *(topics.stage_output(s) for s in STAGE_ORDER[:-1])]
-    return [*names, topics.parked, *topics.event_topics, topics.cache_fills, topics.cache_entries, topics.dead_letters]
+    return [
+        *names,
+        topics.parked,
+        *topics.event_topics,
+        topics.cache_fills,
+        topics.cache_entries,
+        topics.config,
+        topics.dead_letters,
+    ]
 
 
 def ensure_topics(

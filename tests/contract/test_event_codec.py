@@ -25,6 +25,7 @@ from schemas.events import (
     ChatRequest,
     ChatResponse,
     ChunkEvent,
+    ConfigEvent,
     ControlEvent,
     DeadLetter,
     EmbeddingsRequest,
@@ -364,6 +365,7 @@ FULL: list[Any] = [
         similarity=0.875,
         error_class="ProviderOverloaded",
     ),
+    ConfigEvent(version="0123456789abcdef", published_at_us=T0, config_json='{"models": {}}', source="turnout.yaml"),
 ]
 
 MINIMAL_CALLER = Caller(tenant="t", team="", user="u", tier="free", key_id="k")
@@ -439,6 +441,7 @@ MINIMAL: list[Any] = [
     CacheEntry("e", "t", "", "m", "", "", "", 0.0, 0.0, b""),
     FeedbackEvent("r", "t", "k", "u", 0.0, 0),
     ShadowAnswer("r", "q", "t", 0, "", "", 200, 0),
+    ConfigEvent("v", 0, "{}"),
 ]
 
 

@@ -1,9 +1,11 @@
 """The admin API on its own port: its own token, the keys without their secrets, kill switches,
-and a config reload that is atomic (a bad file is refused and the running config stays)."""
+and a config reload that is atomic (a bad file is refused and the running config stays) and that
+both workers take up without a restart."""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,8 @@ NEW_KEY = "sk-turnout-added-by-reload"
 @pytest.fixture(scope="module")
 def gateway(make_config: Any) -> Iterator[tuple[Stack, TurnoutConfig]]:
     admin = {"admin_port": free_port(), "admin_token_env": "TURNOUT_TEST_ADMIN_TOKEN"}
-    with running_stack(make_config, workers=1, gateway=admin) as run:
+    topology = {"web_port": free_port()}  # the workers' /metrics: this port and the next
+    with running_stack(make_config, workers=2, gateway=admin, topology=topology) as run:
         yield run
 
 
@@ -36,13 +39,25 @@ def _admin(config: TurnoutConfig, method: str, path: str, token: str | None = AD
     return httpx.request(method, url, headers=headers, timeout=30, **kw)
 
 
-def _chat(stack: Stack, key: str, model: str = "best-cheap-chat") -> int:
+def _chat(stack: Stack, key: str, model: str = "best-cheap-chat", text: str = "hi") -> int:
+    return _answer(stack, key, model, text)[0]
+
+
+def _answer(stack: Stack, key: str, model: str, text: str) -> tuple[int, str]:
     sdk = openai.OpenAI(base_url=stack.base_url, api_key=key, max_retries=0, timeout=30)
     try:
-        sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+        reply = sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": text}])
     except openai.APIStatusError as exc:
-        return exc.status_code
-    return 200
+        return exc.status_code, ""
+    return 200, reply.choices[0].message.content or ""
+
+
+def _worker_versions(stack: Stack) -> set[str]:
+    found = set()
+    for i in range(2):
+        text = httpx.get(stack.worker_metrics_url(i), timeout=10).text
+        found |= set(re.findall(r'turnout_config_info\{version="([0-9a-f]+)"\} 1', text))
+    return found
 
 
 def test_its_own_port_and_token(gateway: tuple[Stack, TurnoutConfig]) -> None:
@@ -99,3 +114,42 @@ def test_a_reload_takes_a_good_file_and_refuses_a_bad_one(gateway: tuple[Stack, 
         assert _chat(stack, NEW_KEY) == 200 and _chat(stack, "sk-turnout-demo") == 200  # still the last good one
     finally:
         path.write_text(original)
+
+
+def test_a_reload_reaches_both_workers_without_a_restart(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    path = Path(stack.config_path)
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    assert _answer(stack, "sk-turnout-demo", "smart-chat", "before")[1] == "Simulated reply from gpt-4o: before"
+    data["models"]["smart-chat"]["deployments"] = ["sim-gpt-4o-mini"]  # a route moved
+    data["models"]["smart-chat"]["guardrails"] = {"banned": {"action": "block", "keywords": ["project kestrel"]}}
+    data["models"]["reloaded-chat"] = {"deployments": ["sim-gpt-4o-mini"]}  # a route added
+    try:
+        path.write_text(yaml.safe_dump(data))
+        reloaded = _admin(config, "POST", "/admin/reload")
+        assert reloaded.status_code == 200, reloaded.text
+        version = reloaded.json()["version"]
+        wait_until(lambda: _worker_versions(stack) == {version}, 30, "both workers on the new config")
+        for i in range(8):  # over both partitions, so both workers answer some
+            assert _answer(stack, "sk-turnout-demo", "smart-chat", f"after {i}") == (
+                200,
+                f"Simulated reply from gpt-4o-mini: after {i}",
+            )
+        assert _answer(stack, "sk-turnout-demo", "reloaded-chat", "new")[0] == 200
+        assert _chat(stack, "sk-turnout-demo", "smart-chat", "tell me about Project Kestrel") == 400
+
+        data["topology"]["concurrency"] = 7  # needs a restart: refused before anything changes
+        data["models"]["smart-chat"]["deployments"] = ["sim-gpt-4o"]
+        path.write_text(yaml.safe_dump(data))
+        refused = _admin(config, "POST", "/admin/reload")
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "restart_required"
+        assert "topology" in refused.json()["error"]["message"]
+        assert _answer(stack, "sk-turnout-demo", "smart-chat", "kept")[1] == "Simulated reply from gpt-4o-mini: kept"
+        assert _worker_versions(stack) == {version}
+    finally:
+        path.write_text(original)
+    restored = _admin(config, "POST", "/admin/reload")
+    assert restored.status_code == 200
+    wait_until(lambda: _worker_versions(stack) == {restored.json()["version"]}, 30, "both workers back")
+    assert _answer(stack, "sk-turnout-demo", "smart-chat", "back")[1] == "Simulated reply from gpt-4o: back"

@@ -32,6 +32,7 @@ def test_stage_order() -> None:
         ("replay", "tt.events.replay"),
         ("cache_fills", "tt.cache.fills"),
         ("cache_entries", "tt.cache.entries"),
+        ("config", "tt.config"),
     ],
 )
 def test_topic_names(name: str, topic: str) -> None:
