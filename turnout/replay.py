@@ -7,9 +7,14 @@
 3. Routes each through the candidate config's route core (``streams.stages.route``: its logical
    models, deployments and routing policies), and prices the recorded usage at the candidate
    deployment's prices: no provider is called, no reply topic is written, no budget is charged.
-4. Writes every decision to the shadow topic ``<prefix>.events.replay`` (ClickHouse
+4. Plays each request through the candidate's input guardrails and cache settings
+   (``turnout.whatif``): a request it blocks, or one its cache would have answered, costs nothing.
+5. Writes every decision to the shadow topic ``<prefix>.events.replay`` (ClickHouse
    ``replay_decisions``, next to the originals) and prints a report: requests replayed, decisions
-   changed, cost before and after, model mix; ``--out`` writes it as JSON.
+   changed, cost before and after (routing alone, and with guardrails and cache), model mix,
+   guardrail actions before and after, the candidate cache's hits, and latency and error rates where
+   ClickHouse has them (the window's requests, each deployment's attempts, and what each model mix
+   would see); ``--out`` writes it as JSON.
 
 Deterministic: the run id is a digest of the window and the policy file, and the same window and
 policy give the same report (and the same rows, which the sink deduplicates).
@@ -43,8 +48,9 @@ from streams.stages.cost import cost_usd
 from streams.stages.route import decide_route
 from streams.topics import TopicNames
 from turnout.analytics import run_sql
+from turnout.whatif import CacheWhatIf, guard_check, guardrails_what_if
 
-__all__ = ["Outcome", "ReplayReport", "decide", "read_window", "replay"]
+__all__ = ["Outcome", "Recorded", "ReplayReport", "decide", "deployment_stats", "read_window", "replay"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +76,20 @@ class ReplayReport:
     model_mix_before: dict[str, int] = field(default_factory=dict)
     model_mix_after: dict[str, int] = field(default_factory=dict)
     changed_decisions: list[dict[str, Any]] = field(default_factory=list)
+    cost_after_routing_usd: float = 0.0  # the candidate's routes alone, before its cache and guardrails
+    blocked_after: int = 0  # requests the candidate's input guardrails would refuse (they cost nothing)
+    guardrails: dict[str, Any] = field(default_factory=dict)  # actions before and after, what changed
+    cache: dict[str, Any] | None = None  # the candidate's cache over the window, when it has one
+    recorded: dict[str, Any] = field(default_factory=dict)  # the window's requests: errors, latency
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # attempts per deployment
+    expected: dict[str, Any] = field(default_factory=dict)  # error rate and latency for each model mix
     shadow: dict[str, Any] | None = None  # live shadow: calls, answers, errors, similarity, latency, cost
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["cost_before_usd"] = round(self.cost_before_usd, 9)
         data["cost_after_usd"] = round(self.cost_after_usd, 9)
+        data["cost_after_routing_usd"] = round(self.cost_after_routing_usd, 9)
         data["saving"] = round(1 - self.cost_after_usd / self.cost_before_usd, 4) if self.cost_before_usd else 0.0
         return data
 
@@ -120,20 +134,77 @@ def read_window(
         consumer.close()
 
 
-def recorded_outcomes(config: TurnoutConfig, request_ids: Iterable[str], chunk: int = 500) -> dict[str, Outcome]:
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A recorded request's row: its status and latency, and for an answer, its usage and cost."""
+
+    status: int
+    total_us: int
+    outcome: Outcome | None
+
+
+def recorded_rows(config: TurnoutConfig, request_ids: Iterable[str], chunk: int = 500) -> dict[str, Recorded]:
     ids = list(request_ids)
-    outcomes: dict[str, Outcome] = {}
+    found: dict[str, Recorded] = {}
     db = config.clickhouse.database
     for start in range(0, len(ids), chunk):
         listed = ",".join(f"'{i}'" for i in ids[start : start + chunk])
         rows = run_sql(
             config,
-            f"SELECT request_id, deployment, prompt_tokens, completion_tokens, cached_tokens, cost_usd "
-            f"FROM {db}.requests FINAL WHERE status = 200 AND request_id IN ({listed})",
+            "SELECT request_id, status, total_us, deployment, prompt_tokens, completion_tokens, cached_tokens, "
+            f"cost_usd FROM {db}.requests FINAL WHERE request_id IN ({listed})",
         ).rows
-        for request_id, deployment, prompt, completion, cached, cost in rows:
-            outcomes[request_id] = Outcome(deployment, int(prompt), int(completion), int(cached), float(cost))
-    return outcomes
+        for request_id, status, total_us, deployment, prompt, completion, cached, cost in rows:
+            outcome = Outcome(deployment, int(prompt), int(completion), int(cached), float(cost))
+            found[request_id] = Recorded(int(status), int(total_us), outcome if int(status) == 200 else None)
+    return found
+
+
+LOOKBACK_S = 7 * 86_400  # where the window has no attempts of a deployment, its week before is looked at
+
+
+def deployment_stats(config: TurnoutConfig, since_ms: int, until_ms: int) -> dict[str, dict[str, Any]]:
+    """Attempts per deployment in the window, and for the deployments absent from it, in the week
+    before: count, error rate, latency p50 and p99 (ms)."""
+    db = config.clickhouse.database
+
+    def query(start_ms: int, end_ms: int) -> dict[str, dict[str, Any]]:
+        rows = run_sql(
+            config,
+            "SELECT deployment, count(), countIf(NOT ok), quantileExact(0.5)(latency_us), "
+            f"quantileExact(0.99)(latency_us) FROM {db}.attempts FINAL "
+            f"WHERE started_at >= fromUnixTimestamp64Milli(toInt64({start_ms})) "
+            f"AND started_at < fromUnixTimestamp64Milli(toInt64({end_ms})) AND error_class != 'CircuitOpen' "
+            "GROUP BY deployment ORDER BY deployment",
+        ).rows
+        return {
+            str(name): {
+                "attempts": int(n),
+                "error_rate": round(int(errors) / int(n), 4),
+                "latency_p50_ms": round(float(p50) / 1000, 1),
+                "latency_p99_ms": round(float(p99) / 1000, 1),
+            }
+            for name, n, errors, p50, p99 in rows
+        }
+
+    stats = {name: {**row, "source": "window"} for name, row in query(since_ms, until_ms).items()}
+    for name, row in query(until_ms - LOOKBACK_S * 1000, until_ms).items():
+        stats.setdefault(name, {**row, "source": "week before"})
+    return dict(sorted(stats.items()))
+
+
+def _expected(mix: Counter[str], stats: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The attempt error rate and latency p50 a model mix would see, weighted by its counts, from the
+    recorded figures of each deployment (the deployments without any are counted as unknown)."""
+    known = {name: n for name, n in mix.items() if name in stats}
+    total = sum(known.values())
+    if not total:
+        return {"error_rate": None, "latency_p50_ms": None, "unknown": sum(mix.values())}
+    return {
+        "error_rate": round(sum(n * stats[d]["error_rate"] for d, n in known.items()) / total, 4),
+        "latency_p50_ms": round(sum(n * stats[d]["latency_p50_ms"] for d, n in known.items()) / total, 1),
+        "unknown": sum(mix.values()) - total,
+    }
 
 
 def decide(
@@ -188,15 +259,20 @@ def replay(
     run_id = run_id_of(policy_text, since_ms, until_ms)
     report = ReplayReport(run_id, {"since_ms": since_ms, "until_ms": until_ms})
     events = read_window(live.kafka.bootstrap, topics.requests, since_ms, until_ms, codec)
-    outcomes = recorded_outcomes(live, (e.request_id for e in events))
+    rows = recorded_rows(live, (e.request_id for e in events))
+    report.recorded = _recorded_summary(rows)
+    report.deployments = deployment_stats(live, since_ms, until_ms)
+    report.guardrails = guardrails_what_if(live, candidate, events)
     routed = any(m.routing and m.routing.simple for m in candidate.models.values())
     complexity = ComplexityModel.load() if routed else None
+    cache = CacheWhatIf(candidate)
     producer = Producer({"bootstrap.servers": live.kafka.bootstrap, "enable.idempotence": True})
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
     changed_jobs: list[tuple[RequestEvent, ReplayDecision]] = []
     for n, event in enumerate(events, 1):
-        outcome = outcomes.get(event.request_id)
+        row = rows.get(event.request_id)
+        outcome = row.outcome if row is not None else None
         if outcome is None:  # answered with an error, or its row is not in ClickHouse (yet)
             report.without_outcome += 1
             continue
@@ -205,7 +281,12 @@ def replay(
         producer.poll(0)
         report.replayed += 1
         report.cost_before_usd += decision.cost_before_usd
-        report.cost_after_usd += decision.cost_after_usd
+        report.cost_after_routing_usd += decision.cost_after_usd
+        action, verdict = guard_check(candidate, event)
+        if action.startswith("block"):
+            report.blocked_after += 1  # refused before any provider call: nothing to pay
+        elif not (cache.active and cache.offer(event, verdict, decision.cost_after_usd)):
+            report.cost_after_usd += decision.cost_after_usd
         before[outcome.deployment] += 1
         after[decision.candidate_deployment or decision.reason] += 1
         if decision.changed:
@@ -233,7 +314,28 @@ def replay(
         raise TurnoutError("Kafka did not take every replay decision.")
     report.model_mix_before = dict(sorted(before.items()))
     report.model_mix_after = dict(sorted(after.items()))
+    report.expected = {"before": _expected(before, report.deployments), "after": _expected(after, report.deployments)}
+    if cache.active:
+        report.cache = cache.summary()
+        cache.close()
     return report
+
+
+def _recorded_summary(rows: dict[str, Recorded]) -> dict[str, Any]:
+    """The window's requests as they were answered: how many, the error rate, latency p50 and p99."""
+    latencies = sorted(r.total_us / 1000 for r in rows.values())
+    errors = sum(r.status >= 400 for r in rows.values())
+
+    def quantile(q: float) -> float | None:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else None
+
+    return {
+        "requests": len(rows),
+        "errors": errors,
+        "error_rate": round(errors / len(rows), 4) if rows else 0.0,
+        "latency_p50_ms": quantile(0.5),
+        "latency_p99_ms": quantile(0.99),
+    }
 
 
 def _live_shadow(
@@ -282,12 +384,35 @@ def render(report: ReplayReport) -> str:
         f"  requests replayed   {report.replayed}  (without a recorded outcome: {report.without_outcome})",
         f"  decisions changed   {report.changed}",
         f"  cost before         ${report.cost_before_usd:.6f}",
-        f"  cost after          ${report.cost_after_usd:.6f}  (saving {data['saving']:.1%})",
+        f"  cost after          ${report.cost_after_usd:.6f}  (saving {data['saving']:.1%}; routing alone "
+        f"${report.cost_after_routing_usd:.6f}; {report.blocked_after} blocked by the candidate's guardrails)",
         "  model mix           before -> after",
     ]
     for name in sorted(set(report.model_mix_before) | set(report.model_mix_after)):
         lines.append(
             f"    {name:<24} {report.model_mix_before.get(name, 0):>6} -> {report.model_mix_after.get(name, 0):>6}"
+        )
+    rec = report.recorded
+    if rec:
+        lines.append(
+            f"  recorded            {rec['requests']} rows, error rate {rec['error_rate']:.2%}, "
+            f"latency p50 {rec['latency_p50_ms']} ms, p99 {rec['latency_p99_ms']} ms"
+        )
+    for when in ("before", "after"):
+        exp = report.expected.get(when)
+        if exp and exp["error_rate"] is not None:
+            lines.append(
+                f"  expected {when:<6}     attempt error rate {exp['error_rate']:.2%}, latency p50 "
+                f"{exp['latency_p50_ms']} ms (from each deployment's recorded attempts; {exp['unknown']} unknown)"
+            )
+    guard = report.guardrails
+    if guard and guard.get("changed"):
+        lines.append(f"  guardrails          {guard['changed']} requests change: {guard['before']} -> {guard['after']}")
+    if report.cache is not None:
+        c = report.cache
+        lines.append(
+            f"  candidate cache     {c['exact_hits']} exact + {c['semantic_hits']} semantic hits of {c['lookups']} "
+            f"lookups ({c['hit_rate']:.1%}), saving ${c['saved_usd']:.6f}"
         )
     if report.shadow is not None:
         s = report.shadow

@@ -21,7 +21,7 @@ from streams.topics import TopicNames
 from tests.e2e.stacks import running_stack
 from turnout.analytics import run_sql
 from turnout.client import TurnoutClient
-from turnout.replay import replay
+from turnout.replay import render, replay
 from turnout.stack import Stack, wait_until
 
 CALLER = Caller(tenant="acme", team="platform", user="replayer", tier="paid", key_id="demo")
@@ -159,3 +159,55 @@ def test_live_shadow_sends_only_the_changed_requests_and_keeps_both_answers(
         assert 0.5 < similarity <= 1.0
     # nothing was charged: the shadow's usage never reached the usage topic
     assert run_sql(config, f"SELECT count() FROM {db}.usage FINAL").rows[0][0] == usage_before
+
+
+def test_a_candidates_cache_and_guardrails_replayed_dry(gateway: tuple[Stack, TurnoutConfig], tmp_path: Path) -> None:
+    stack, config = gateway
+    run = time.time_ns()
+    distinct = [f"Question {i} about the fleet, run {run}" for i in range(10)]
+    distinct += [f"What is project kestrel, run {run}?", f"Status of Kestrel {run}"]
+    texts = distinct + distinct[:3] + distinct[10:11]  # three repeats, and one of a text the candidate blocks
+    since_ms = int(time.time() * 1000)
+    sent = asyncio.run(record(config, texts))
+    until_ms = int(time.time() * 1000) + 1000
+    db = config.clickhouse.database
+    ids = ",".join(f"'{i}'" for i in sent)
+    rows_sql = f"SELECT request_id, cost_usd, total_us FROM {db}.requests FINAL WHERE request_id IN ({ids})"
+    wait_until(lambda: len(run_sql(config, rows_sql).rows) == len(sent), 60, "the recorded rows")
+    data = yaml.safe_load(Path(stack.config_path).read_text())
+    data["models"]["smart-chat"]["cache"] = {"mode": "exact", "ttl_s": 600}
+    data["models"]["smart-chat"]["guardrails"] = {"banned": {"action": "block", "keywords": ["kestrel"]}}
+    path = tmp_path / "candidate.yaml"
+    path.write_text(yaml.safe_dump(data))
+
+    report = replay(config, load_config(path), path.read_text(), since_ms, until_ms, progress=False)
+
+    # what the test expects, from the texts and the rows: the routes did not change (same deployment)
+    cost = {request_id: float(c) for request_id, c, _ in run_sql(config, rows_sql).rows}
+    blocked = [i for i, t in sent.items() if "kestrel" in t.lower()]
+    by_text: dict[str, list[str]] = {}
+    for request_id, text in sent.items():
+        if request_id not in blocked:
+            by_text.setdefault(text, []).append(request_id)
+    repeats = {t: ids[1:] for t, ids in by_text.items() if len(ids) > 1}
+    hits = [i for ids in repeats.values() for i in ids]
+    assert report.replayed == len(sent) and report.changed == 0
+    assert report.blocked_after == len(blocked) == 3
+    assert report.cost_after_routing_usd == pytest.approx(sum(cost.values()))
+    assert report.cache is not None and report.cache["exact_hits"] == len(hits) == 3
+    assert report.cache["lookups"] == len(sent) - len(blocked)
+    # the repeats cost what their first asking did: saved, whichever of the pair was asked first
+    assert report.cache["saved_usd"] == pytest.approx(sum(cost[i] for i in hits))
+    paid = [i for i in sent if i not in blocked and i not in hits]
+    assert report.cost_after_usd == pytest.approx(sum(cost[i] for i in paid))
+    assert report.guardrails["changed"] == 3 and report.guardrails["after"]["block: banned"] == 3
+    # latency and errors where known: the window's own rows and attempts
+    latencies = sorted(int(t) / 1000 for _, _, t in run_sql(config, rows_sql).rows)
+    assert report.recorded["requests"] == len(sent) and report.recorded["errors"] == 0
+    assert report.recorded["latency_p50_ms"] == pytest.approx(latencies[len(latencies) // 2], abs=0.1)
+    assert report.deployments["sim-gpt-4o"]["source"] == "window"
+    assert report.deployments["sim-gpt-4o"]["attempts"] >= len(sent)
+    assert report.expected["before"]["unknown"] == 0 and report.expected["before"]["error_rate"] == 0.0
+    assert "candidate cache     3 exact" in render(report)
+    again = replay(config, load_config(path), path.read_text(), since_ms, until_ms, progress=False)
+    assert again.to_dict() == report.to_dict()
