@@ -216,6 +216,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         until_ms,
         shadow=args.live,
         rate_per_s=args.rate,
+        source=args.source,
     )
     print(render(report))
     if args.out:
@@ -281,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="also write the report as JSON")
     p.add_argument("--live", action="store_true", help="send the changed requests to their candidate (shadow)")
     p.add_argument("--rate", type=float, default=5.0, help="live shadow: calls started per second (default 5)")
+    p.add_argument(
+        "--source",
+        choices=["auto", "topic", "clickhouse"],
+        default="auto",
+        help="where the window is read: the request topic, ClickHouse's rows (no text), or auto (the topic "
+        "while it holds the window)",
+    )
     p.set_defaults(func=cmd_replay)
     p = with_config("eval", "quality evaluations on labelled JSONL files")
     p.add_argument("kind", choices=["guard", "route", "cache"])

@@ -2,7 +2,9 @@
 
     turnout replay --config LIVE.yaml --policy CANDIDATE.yaml --since 2026-12-01T00:00 [--until ...] [--live]
 
-1. Reads the window's request events from ``<prefix>.requests`` (by the messages' timestamps).
+1. Reads the window's request events from ``<prefix>.requests`` (by the messages' timestamps), or,
+   once the topic's retention has dropped the window's start, rebuilds them from ClickHouse's rows
+   (no text there: complexity routing, guardrails, the cache and ``--live`` need the topic).
 2. Reads what happened to each from ClickHouse (``requests``: deployment, tokens, cost).
 3. Routes each through the candidate config's route core (``streams.stages.route``: its logical
    models, deployments and routing policies), and prices the recorded usage at the candidate
@@ -42,7 +44,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
 from schemas.errors import TurnoutError
-from schemas.events import ReplayDecision, RequestEvent, StageEvent, Usage
+from schemas.events import Caller, ChatRequest, ReplayDecision, RequestEvent, StageEvent, Usage
 from streams.routing.classifier import ComplexityModel
 from streams.stages.cost import cost_usd
 from streams.stages.route import decide_route
@@ -68,6 +70,7 @@ class Outcome:
 class ReplayReport:
     run_id: str
     window: dict[str, int]
+    source: str = "topic"  # where the requests were read: the request topic, or ClickHouse's rows
     replayed: int = 0
     without_outcome: int = 0
     changed: int = 0
@@ -132,6 +135,58 @@ def read_window(
         return sorted(events, key=lambda e: (e.received_at_us, e.request_id))
     finally:
         consumer.close()
+
+
+def window_on_topic(bootstrap: str, topic: str, since_ms: int) -> bool:
+    """Whether the topic still holds its messages from ``since_ms`` on: no partition has dropped one
+    (retention) that was written after it."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False})
+    try:
+        partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if low == 0 or low >= high:
+                continue  # nothing dropped, or nothing left: what there was is not in the window either way
+            consumer.assign([TopicPartition(topic, p, low)])
+            message = consumer.poll(10)
+            if message is None or message.error() is not None:
+                raise TurnoutError(f"Could not read the oldest message of {topic}[{p}].")
+            if message.timestamp()[1] > since_ms:
+                return False
+        return True
+    finally:
+        consumer.close()
+
+
+def read_window_from_clickhouse(config: TurnoutConfig, since_ms: int, until_ms: int) -> list[RequestEvent]:
+    """The window's requests rebuilt from ClickHouse ``requests``: who asked for which model, when, and
+    whether it streamed. ClickHouse keeps no request text, so this serves policies that route by tier,
+    weight or deployment (and price changes), not complexity, guardrails or the cache."""
+    db = config.clickhouse.database
+    rows = run_sql(
+        config,
+        "SELECT request_id, tenant, team, user, tier, key_id, feature, toUnixTimestamp64Micro(received_at), "
+        "if(downgraded_from != '', downgraded_from, logical_model), stream, source "
+        f"FROM {db}.requests FINAL WHERE received_at >= fromUnixTimestamp64Milli(toInt64({since_ms})) "
+        f"AND received_at < fromUnixTimestamp64Milli(toInt64({until_ms})) ORDER BY received_at, request_id",
+    ).rows
+    events = []
+    for request_id, tenant, team, user, tier, key_id, feature, received_us, model, stream, source in rows:
+        caller = Caller(tenant=tenant, team=team, user=user, tier=tier, key_id=key_id, feature=feature or None)
+        request = ChatRequest(model=model, messages=[], stream=bool(stream))
+        events.append(RequestEvent(request_id, "", str(source), int(received_us), int(received_us), caller, request))
+    return events
+
+
+def _needs_text(candidate: TurnoutConfig, requested: set[str], shadow: bool) -> str | None:
+    """What in the candidate (or the run) cannot be replayed without the request text."""
+    if shadow:
+        return "live shadow"
+    for name in sorted(requested):
+        model = candidate.models.get(name)
+        if model is not None and model.routing is not None and model.routing.simple:
+            return f"routing by complexity (models.{name}.routing.simple)"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,18 +306,35 @@ def replay(
     progress: bool = True,
     shadow: bool = False,
     rate_per_s: float = 5.0,
+    source: str = "auto",
 ) -> ReplayReport:
     """Dry: decisions and prices only. ``shadow`` (``--live``): also the changed requests sent to their candidate
-    deployment (``turnout.shadow``), at most ``rate_per_s`` a second, their answers kept."""
+    deployment (``turnout.shadow``), at most ``rate_per_s`` a second, their answers kept. ``source``: ``topic``,
+    ``clickhouse`` (the rows alone, no request text), or ``auto`` (the topic while it still holds the window)."""
     codec = EventCodec()
     topics = TopicNames(live.kafka.topic_prefix)
     run_id = run_id_of(policy_text, since_ms, until_ms)
     report = ReplayReport(run_id, {"since_ms": since_ms, "until_ms": until_ms})
-    events = read_window(live.kafka.bootstrap, topics.requests, since_ms, until_ms, codec)
+    if source == "auto":
+        source = "topic" if window_on_topic(live.kafka.bootstrap, topics.requests, since_ms) else "clickhouse"
+    report.source = source
+    if source == "clickhouse":
+        events = read_window_from_clickhouse(live, since_ms, until_ms)
+        needs_text = _needs_text(candidate, {e.request.model for e in events}, shadow)
+        if needs_text:
+            raise TurnoutError(
+                f"{needs_text} needs the request text, which ClickHouse does not keep: replay a window "
+                "that is still on the request topic"
+            )
+    elif source == "topic":
+        events = read_window(live.kafka.bootstrap, topics.requests, since_ms, until_ms, codec)
+    else:
+        raise ValueError(f"source: topic, clickhouse or auto, not {source!r}")
+    text = source == "topic"
     rows = recorded_rows(live, (e.request_id for e in events))
     report.recorded = _recorded_summary(rows)
     report.deployments = deployment_stats(live, since_ms, until_ms)
-    report.guardrails = guardrails_what_if(live, candidate, events)
+    report.guardrails = guardrails_what_if(live, candidate, events) if text else {"skipped": "no request text"}
     routed = any(m.routing and m.routing.simple for m in candidate.models.values())
     complexity = ComplexityModel.load() if routed else None
     cache = CacheWhatIf(candidate)
@@ -282,10 +354,10 @@ def replay(
         report.replayed += 1
         report.cost_before_usd += decision.cost_before_usd
         report.cost_after_routing_usd += decision.cost_after_usd
-        action, verdict = guard_check(candidate, event)
+        action, verdict = guard_check(candidate, event) if text else ("pass", None)
         if action.startswith("block"):
             report.blocked_after += 1  # refused before any provider call: nothing to pay
-        elif not (cache.active and cache.offer(event, verdict, decision.cost_after_usd)):
+        elif not (text and cache.active and cache.offer(event, verdict, decision.cost_after_usd)):
             report.cost_after_usd += decision.cost_after_usd
         before[outcome.deployment] += 1
         after[decision.candidate_deployment or decision.reason] += 1
@@ -315,7 +387,7 @@ def replay(
     report.model_mix_before = dict(sorted(before.items()))
     report.model_mix_after = dict(sorted(after.items()))
     report.expected = {"before": _expected(before, report.deployments), "after": _expected(after, report.deployments)}
-    if cache.active:
+    if text and cache.active:
         report.cache = cache.summary()
         cache.close()
     return report
@@ -380,7 +452,7 @@ def render(report: ReplayReport) -> str:
     """The report as a terminal table."""
     data = report.to_dict()
     lines = [
-        f"replay {report.run_id}",
+        f"replay {report.run_id}  (from the {'request topic' if report.source == 'topic' else 'ClickHouse rows'})",
         f"  requests replayed   {report.replayed}  (without a recorded outcome: {report.without_outcome})",
         f"  decisions changed   {report.changed}",
         f"  cost before         ${report.cost_before_usd:.6f}",

@@ -12,8 +12,11 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from schemas.config import TurnoutConfig, load_config
+from schemas.errors import TurnoutError
 from schemas.events import Caller, ChatMessage, ChatRequest, Usage
 from streams.routing.classifier import ComplexityModel
 from streams.stages.cost import cost_usd
@@ -211,3 +214,55 @@ def test_a_candidates_cache_and_guardrails_replayed_dry(gateway: tuple[Stack, Tu
     assert "candidate cache     3 exact" in render(report)
     again = replay(config, load_config(path), path.read_text(), since_ms, until_ms, progress=False)
     assert again.to_dict() == report.to_dict()
+
+
+def test_after_the_topics_retention_the_window_is_replayed_from_clickhouse(
+    gateway: tuple[Stack, TurnoutConfig], tmp_path: Path
+) -> None:
+    """Routing by tier needs no request text: the ClickHouse rows alone give the same decisions and
+    costs as the topic, and ``auto`` takes them once the topic has dropped the window's start."""
+    stack, config = gateway
+    since_ms = int(time.time() * 1000)
+    sent = asyncio.run(record(config, prompts(40)))
+    until_ms = int(time.time() * 1000) + 1000
+    db = config.clickhouse.database
+    ids = ",".join(f"'{i}'" for i in sent)
+    count_sql = f"SELECT count() FROM {db}.requests FINAL WHERE request_id IN ({ids})"
+    wait_until(lambda: run_sql(config, count_sql).rows[0][0] == len(sent), 60, "the recorded rows")
+    data = yaml.safe_load(Path(stack.config_path).read_text())
+    data["models"]["smart-chat"]["routing"] = {"tiers": {"paid": "best-cheap-chat"}}  # CALLER is paid
+    path = tmp_path / "by-tier.yaml"
+    path.write_text(yaml.safe_dump(data))
+    candidate, text = load_config(path), path.read_text()
+
+    from_topic = replay(config, candidate, text, since_ms, until_ms, progress=False, source="auto")
+    from_rows = replay(config, candidate, text, since_ms, until_ms, progress=False, source="clickhouse")
+    assert (from_topic.source, from_rows.source) == ("topic", "clickhouse")
+    assert from_rows.replayed == from_topic.replayed == from_rows.changed == len(sent)
+    for figure in ("cost_before_usd", "cost_after_usd", "model_mix_before", "model_mix_after", "changed_decisions"):
+        assert getattr(from_rows, figure) == getattr(from_topic, figure), figure
+    assert from_rows.model_mix_after == {"sim-gpt-4o-mini": len(sent)}
+    assert from_rows.guardrails == {"skipped": "no request text"} and from_rows.cache is None
+
+    # what ClickHouse cannot answer is refused, not guessed
+    data["models"]["smart-chat"]["routing"] = {"simple": "best-cheap-chat"}
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(TurnoutError, match="complexity"):
+        replay(config, load_config(path), path.read_text(), since_ms, until_ms, progress=False, source="clickhouse")
+
+    # the topic drops everything so far, as retention would: auto now reads the rows
+    topic = TopicNames(config.kafka.topic_prefix).requests
+    admin = AdminClient({"bootstrap.servers": config.kafka.bootstrap})
+    consumer = Consumer({"bootstrap.servers": config.kafka.bootstrap, "group.id": "replay-test"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = [
+            TopicPartition(topic, p, consumer.get_watermark_offsets(TopicPartition(topic, p))[1]) for p in partitions
+        ]
+    finally:
+        consumer.close()
+    for future in admin.delete_records(ends).values():
+        future.result(timeout=30)
+    asyncio.run(record(config, ["after the retention"]))  # the topic holds something newer than the window
+    after = replay(config, candidate, text, since_ms, until_ms, progress=False, source="auto")
+    assert after.source == "clickhouse" and after.to_dict() == from_rows.to_dict()
