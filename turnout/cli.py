@@ -204,7 +204,7 @@ def _time_ms(text: str) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     import time
 
-    from turnout.replay import render, replay, write_report
+    from turnout.replay import parse_offsets, render, replay, write_report
 
     policy_text = Path(args.policy).read_text()
     until_ms = _time_ms(args.until) if args.until else int(time.time() * 1000)
@@ -212,11 +212,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
         _config(args),
         load_config(args.policy),
         policy_text,
-        _time_ms(args.since),
+        _time_ms(args.since) if args.since else 0,
         until_ms,
         shadow=args.live,
         rate_per_s=args.rate,
         source=args.source,
+        offsets=parse_offsets(args.offsets) if args.offsets else None,
     )
     print(render(report))
     if args.out:
@@ -277,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_kill)
     p = with_config("replay", "replay recorded traffic through a candidate policy (dry, or --live shadow)")
     p.add_argument("--policy", required=True, type=Path, help="the candidate config file")
-    p.add_argument("--since", required=True, help="the window's start: epoch seconds or ISO 8601")
+    window = p.add_mutually_exclusive_group(required=True)
+    window.add_argument("--since", help="the window's start: epoch seconds or ISO 8601")
+    window.add_argument("--offsets", help="the window by offsets of the request topic: P:START-END[,P:START-END]")
     p.add_argument("--until", help="the window's end (default: now)")
     p.add_argument("--out", type=Path, help="also write the report as JSON")
     p.add_argument("--live", action="store_true", help="send the changed requests to their candidate (shadow)")

@@ -137,6 +137,61 @@ def read_window(
         consumer.close()
 
 
+def parse_offsets(text: str) -> dict[int, tuple[int, int]]:
+    """``0:100-200,1:90-180`` -> partition -> [start, end) offsets."""
+    ranges: dict[int, tuple[int, int]] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        try:
+            partition, span = part.split(":")
+            start, end = span.split("-")
+            ranges[int(partition)] = (int(start), int(end))
+        except ValueError:
+            raise ValueError(f"offsets: PARTITION:START-END[,...], not {part!r}") from None
+        if not 0 <= ranges[int(partition)][0] <= ranges[int(partition)][1]:
+            raise ValueError(f"offsets: {part!r} must have 0 <= START <= END")
+    if not ranges:
+        raise ValueError("offsets: at least one PARTITION:START-END")
+    return ranges
+
+
+def read_offsets(
+    bootstrap: str, topic: str, ranges: dict[int, tuple[int, int]], codec: EventCodec, timeout_s: float = 60.0
+) -> list[RequestEvent]:
+    """The request events at offsets ``[start, end)`` of each partition named, in a stable order."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False})
+    try:
+        todo: dict[int, int] = {}
+        for partition, (start, end) in ranges.items():
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if start < low:
+                raise TurnoutError(f"{topic}[{partition}] starts at offset {low} now (retention): {start} is gone.")
+            if min(end, high) > start:
+                todo[partition] = min(end, high)
+        consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in todo])
+        events: list[RequestEvent] = []
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            for message in consumer.consume(500, timeout=1.0):
+                at, offset = message.partition(), message.offset()
+                if message.error() is not None or at is None or at not in todo or offset is None:
+                    continue
+                if offset >= todo[at]:
+                    continue
+                if offset == todo[at] - 1:
+                    del todo[at]
+                try:
+                    event = codec.decode(message.value() or b"")
+                except UndecodableEvent:
+                    continue
+                if isinstance(event, RequestEvent):
+                    events.append(event)
+        if todo:
+            raise TurnoutError(f"Could not read the offsets of {topic} in {timeout_s:.0f} s.")
+        return sorted(events, key=lambda e: (e.received_at_us, e.request_id))
+    finally:
+        consumer.close()
+
+
 def window_on_topic(bootstrap: str, topic: str, since_ms: int) -> bool:
     """Whether the topic still holds its messages from ``since_ms`` on: no partition has dropped one
     (retention) that was written after it."""
@@ -307,29 +362,37 @@ def replay(
     shadow: bool = False,
     rate_per_s: float = 5.0,
     source: str = "auto",
+    offsets: dict[int, tuple[int, int]] | None = None,
 ) -> ReplayReport:
     """Dry: decisions and prices only. ``shadow`` (``--live``): also the changed requests sent to their candidate
     deployment (``turnout.shadow``), at most ``rate_per_s`` a second, their answers kept. ``source``: ``topic``,
     ``clickhouse`` (the rows alone, no request text), or ``auto`` (the topic while it still holds the window)."""
     codec = EventCodec()
     topics = TopicNames(live.kafka.topic_prefix)
-    run_id = run_id_of(policy_text, since_ms, until_ms)
-    report = ReplayReport(run_id, {"since_ms": since_ms, "until_ms": until_ms})
-    if source == "auto":
-        source = "topic" if window_on_topic(live.kafka.bootstrap, topics.requests, since_ms) else "clickhouse"
-    report.source = source
-    if source == "clickhouse":
-        events = read_window_from_clickhouse(live, since_ms, until_ms)
-        needs_text = _needs_text(candidate, {e.request.model for e in events}, shadow)
-        if needs_text:
-            raise TurnoutError(
-                f"{needs_text} needs the request text, which ClickHouse does not keep: replay a window "
-                "that is still on the request topic"
-            )
-    elif source == "topic":
-        events = read_window(live.kafka.bootstrap, topics.requests, since_ms, until_ms, codec)
+    if offsets is not None:  # a window by offsets: its times are its events' own
+        events = read_offsets(live.kafka.bootstrap, topics.requests, offsets, codec)
+        spans = ",".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(offsets.items()))
+        since_ms = min((e.received_at_us // 1000 for e in events), default=0)
+        until_ms = max((e.received_at_us // 1000 + 1 for e in events), default=0)
+        run_id, source = run_id_of(f"offsets {spans}\n{policy_text}", 0, 0), "topic"
     else:
-        raise ValueError(f"source: topic, clickhouse or auto, not {source!r}")
+        run_id = run_id_of(policy_text, since_ms, until_ms)
+        if source == "auto":
+            on_topic = window_on_topic(live.kafka.bootstrap, topics.requests, since_ms)
+            source = "topic" if on_topic else "clickhouse"
+        if source == "topic":
+            events = read_window(live.kafka.bootstrap, topics.requests, since_ms, until_ms, codec)
+        elif source == "clickhouse":
+            events = read_window_from_clickhouse(live, since_ms, until_ms)
+            needs_text = _needs_text(candidate, {e.request.model for e in events}, shadow)
+            if needs_text:
+                raise TurnoutError(
+                    f"{needs_text} needs the request text, which ClickHouse does not keep: replay a window "
+                    "that is still on the request topic"
+                )
+        else:
+            raise ValueError(f"source: topic, clickhouse or auto, not {source!r}")
+    report = ReplayReport(run_id, {"since_ms": since_ms, "until_ms": until_ms}, source=source)
     text = source == "topic"
     rows = recorded_rows(live, (e.request_id for e in events))
     report.recorded = _recorded_summary(rows)

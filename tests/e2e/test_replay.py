@@ -244,14 +244,32 @@ def test_after_the_topics_retention_the_window_is_replayed_from_clickhouse(
     assert from_rows.model_mix_after == {"sim-gpt-4o-mini": len(sent)}
     assert from_rows.guardrails == {"skipped": "no request text"} and from_rows.cache is None
 
+    # the same window by offsets: from the first offset at its start to the end it has now
+    topic = TopicNames(config.kafka.topic_prefix).requests
+    consumer = Consumer({"bootstrap.servers": config.kafka.bootstrap, "group.id": "replay-test"})
+    try:
+        partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in partitions], timeout=10)
+        spans = {
+            tp.partition: (tp.offset, consumer.get_watermark_offsets(TopicPartition(topic, tp.partition))[1])
+            for tp in starts
+            if tp.offset >= 0
+        }
+    finally:
+        consumer.close()
+    by_offsets = replay(config, candidate, text, 0, 0, progress=False, offsets=spans)
+    for figure in ("replayed", "changed", "cost_before_usd", "cost_after_usd", "model_mix_after", "changed_decisions"):
+        assert getattr(by_offsets, figure) == getattr(from_topic, figure), figure
+    assert by_offsets.run_id != from_topic.run_id
+
     # what ClickHouse cannot answer is refused, not guessed
     data["models"]["smart-chat"]["routing"] = {"simple": "best-cheap-chat"}
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(TurnoutError, match="complexity"):
         replay(config, load_config(path), path.read_text(), since_ms, until_ms, progress=False, source="clickhouse")
 
-    # the topic drops everything so far, as retention would: auto now reads the rows
-    topic = TopicNames(config.kafka.topic_prefix).requests
+    # the topic drops everything so far, as retention would: auto now reads the rows, and the
+    # offsets are refused
     admin = AdminClient({"bootstrap.servers": config.kafka.bootstrap})
     consumer = Consumer({"bootstrap.servers": config.kafka.bootstrap, "group.id": "replay-test"})
     try:
@@ -266,3 +284,5 @@ def test_after_the_topics_retention_the_window_is_replayed_from_clickhouse(
     asyncio.run(record(config, ["after the retention"]))  # the topic holds something newer than the window
     after = replay(config, candidate, text, since_ms, until_ms, progress=False, source="auto")
     assert after.source == "clickhouse" and after.to_dict() == from_rows.to_dict()
+    with pytest.raises(TurnoutError, match="retention"):
+        replay(config, candidate, text, 0, 0, progress=False, offsets=spans)

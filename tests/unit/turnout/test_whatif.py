@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from schemas.config import TurnoutConfig, parse_config
@@ -103,3 +104,12 @@ def test_off_and_guarded_requests_are_skipped() -> None:
     assert whatif.offer(_event("mail a@b.example", 2), redacted, 0.01) is None  # guarded text is never shared
     assert whatif.summary()["skipped"] == {"guarded": 2, "off": 1}
     assert whatif.summary()["lookups"] == 0
+
+
+def test_offsets_are_parsed_or_refused() -> None:
+    from turnout.replay import parse_offsets
+
+    assert parse_offsets("0:100-200, 1:90-180") == {0: (100, 200), 1: (90, 180)}
+    for bad in ("", "0:5", "x:1-2", "0:9-3", "0:-1-2"):
+        with pytest.raises(ValueError, match="offsets"):
+            parse_offsets(bad)
