@@ -1,4 +1,6 @@
-"""``Invoker`` against ``httpx.MockTransport``: attempts, usage, fallbacks and streamed chunks."""
+"""``Invoker`` against two local HTTP servers whose answers the tests write as httpx responses (a
+handler may also raise httpx's errors: the server then drops the connection): attempts, usage,
+fallbacks and streamed chunks, through the real provider transport."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
 from schemas.config import TurnoutConfig, parse_config
 from schemas.errors import ProviderStreamBroken
@@ -142,14 +145,61 @@ USAGE_EVENT = {
 }
 
 
+async def _serve(name: str, upstream: Upstream) -> web.AppRunner:
+    """A server on a free loopback port that answers with what ``upstream`` makes of each request."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        asked = httpx.Request(
+            request.method,
+            f"http://{name}{request.path_qs}",
+            headers=[(k, v) for k, v in request.headers.items() if k.lower() != "host"],
+            content=await request.read(),
+        )
+        try:
+            answer = await upstream(asked)
+        except httpx.HTTPError:
+            assert request.transport is not None
+            request.transport.close()  # as a refused or reset connection looks to the client
+            return web.Response()
+        headers = {k: v for k, v in answer.headers.items() if k.lower() not in ("content-length", "transfer-encoding")}
+        reply = web.StreamResponse(status=answer.status_code, headers=headers)
+        reply.enable_chunked_encoding()
+        await reply.prepare(request)
+        try:
+            async for piece in answer.stream:  # type: ignore[union-attr]
+                await reply.write(piece)
+                await asyncio.sleep(0.002)  # a provider's pace: each piece is its own read, as over a network
+        except httpx.HTTPError:
+            assert request.transport is not None
+            request.transport.close()  # broken off mid-stream
+            return reply
+        await reply.write_eof()
+        return reply
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
+def _port(runner: web.AppRunner) -> int:
+    (address,) = runner.addresses
+    return int(address[1])
+
+
 async def _invoke(
     config: TurnoutConfig, upstream: Upstream, event: StageEvent
 ) -> tuple[InvokeOutcome, RecordingEmitter]:
-    """Route ``event`` and invoke it, with both providers' clients answered by ``upstream``."""
+    """Route ``event`` and invoke it, with both providers answered by ``upstream``."""
+    runners = {name: await _serve(name, upstream) for name in config.providers}
+    providers = {
+        name: p.model_copy(update={"base_url": f"http://127.0.0.1:{_port(runners[name])}/v1"})
+        for name, p in config.providers.items()
+    }
+    config = config.model_copy(update={"providers": providers})
     transport = ProviderTransport(config.providers)
-    for name, client in list(transport._clients.items()):
-        await client.aclose()
-        transport._clients[name] = httpx.AsyncClient(transport=httpx.MockTransport(upstream))
     ticks = itertools.count(1_700_000_000_000_000, 1_000)
     invoker = Invoker(config, transport, TOPICS, clock=lambda: next(ticks))
     emitter = RecordingEmitter()
@@ -158,6 +208,8 @@ async def _invoke(
         return await invoker.invoke(routed, emitter), emitter
     finally:
         await transport.aclose()
+        for runner in runners.values():
+            await runner.cleanup()
 
 
 async def test_a_call_records_one_ok_attempt_and_its_usage(stage_event: Callable[..., StageEvent]) -> None:

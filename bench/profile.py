@@ -1,0 +1,145 @@
+"""Where a Turnout stack's CPU goes under load: py-spy on every process at once.
+
+    python -m bench.profile [--layout fused] [--workers 2] [--concurrency 50] [--delay 60] [--seconds 15]
+
+Starts the simulator and one Turnout stack as the benchmark does (``bench.systems``), drives it with
+the benchmark's load generator (closed loop), and records each process (gateway, workers, sink) with
+``py-spy record --format raw`` for ``--seconds`` in the middle of the load. Prints, per process, the
+functions with the most samples on the stack (inclusive) and at the top of it (self), and keeps the
+folded stacks in ``.run/bench/profile/``. py-spy is a dev dependency; it samples from outside the
+process (``--nonblocking``), so the profile costs the stack next to nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.systems import start_simulator, start_turnout
+from bench.workload import System, target_id, write_targets
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / ".run" / "bench" / "profile"
+
+
+def summarize(folded: Path, top: int) -> str:
+    """The ``top`` functions by inclusive and by self samples, from py-spy's raw (folded) output."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in folded.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[1].split(":")[0].rsplit("/", 1)[-1] + ")" if " (" in f else f
+            for f in stack.split(";")
+        ]
+        for frame in set(frames):
+            inclusive[frame] += n
+        own[frames[-1]] += n
+    if not total:
+        return "  (no samples)"
+    lines = [f"  {total} samples"]
+    lines += ["  inclusive:"] + [f"    {n / total:6.1%}  {f}" for f, n in inclusive.most_common(top)]
+    lines += ["  self:"] + [f"    {n / total:6.1%}  {f}" for f, n in own.most_common(top)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n")[0])
+    p.add_argument("--layout", choices=["fused", "split"], default="fused")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--delay", type=int, default=60, choices=[0, 60])
+    p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--top", type=int, default=25)
+    args = p.parse_args(argv)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="turnout-profile-"))
+    simulator = start_simulator(tmp / "logs")
+    stack = None
+    try:
+        stack = start_turnout(
+            args.layout,
+            root=ROOT,
+            run_dir=tmp,
+            log_dir=tmp / "logs",
+            simulator_url=simulator.system.base_url.removesuffix("/v1"),
+            delays_ms=(args.delay,),
+            workers=args.workers,
+            run_id=f"prof{int(time.time()) % 100000}",
+        )
+        stack.wait_ready(120)
+        targets = tmp / "targets.json"
+        system: System = stack.system
+        write_targets(targets, [system], (args.delay,))
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.loadgen",
+                "--targets",
+                str(targets),
+                "--target",
+                target_id(system.name, args.delay, False),
+                "--mode",
+                "closed",
+                "--concurrency",
+                str(args.concurrency),
+                "--duration",
+                str(args.seconds + 10),
+                "--warmup",
+                "3",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(5)  # past the load generator's warm-up
+        spies = {
+            name: subprocess.Popen(
+                [
+                    spy,
+                    "record",
+                    "--nonblocking",
+                    "--format",
+                    "raw",
+                    "-r",
+                    "100",
+                    "-d",
+                    str(int(args.seconds)),
+                    "-p",
+                    str(proc.pid),
+                    "-o",
+                    str(OUT / f"{name}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name, proc in stack.processes.items()
+        }
+        for spy_proc in spies.values():
+            spy_proc.wait(args.seconds + 60)
+        out, _ = load.communicate(timeout=args.seconds + 120)
+        print(out.decode().strip().splitlines()[-1][:400])
+        for name in spies:
+            print(f"\n{name}\n{summarize(OUT / f'{name}.txt', args.top)}")
+    finally:
+        if stack is not None:
+            stack.stop()
+        simulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
