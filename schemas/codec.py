@@ -37,13 +37,25 @@ class UndecodableEvent(ValueError):
     """The bytes are not an event this codec can read."""
 
 
+_PLAIN = frozenset({str, int, float, bool, bytes, type(None), dict})
+
+
 def to_record(obj: Any) -> Any:
-    """A dataclass event as the plain dicts and lists fastavro writes."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_record(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, list):
+    """A dataclass event as the plain dicts and lists fastavro writes. Each class's field names are
+    looked up once (:func:`_fields_of`): on every message this is as costly as the Avro write."""
+    kind = type(obj)
+    if kind in _PLAIN:
+        return obj
+    if kind is list:
         return [to_record(v) for v in obj]
+    if hasattr(kind, "__dataclass_fields__"):
+        return {name: to_record(getattr(obj, name)) for name in _fields_of(kind)}
     return obj
+
+
+@cache
+def _fields_of(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def from_record(cls: type[T], data: Any) -> T:
