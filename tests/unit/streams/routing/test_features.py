@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
@@ -147,12 +146,10 @@ def test_lexicon_names_are_features() -> None:
     assert len(set(FEATURE_NAMES)) == len(FEATURE_NAMES)
 
 
-def test_a_long_request_costs_well_under_a_millisecond() -> None:
+def test_a_long_request_is_read_as_code_with_a_hard_ask() -> None:
+    """Its cost is measured by ``turnout eval route`` (decision_us), never asserted here."""
     text = "Review this code for bugs and explain each one:\n\n" + CODE * 20 + "\n\nIt is slow on large inputs."
-    messages = user(text)
-    timings = []
-    for _ in range(50):
-        start = time.perf_counter()
-        complexity_features(messages)
-        timings.append(time.perf_counter() - start)
-    assert sorted(timings)[len(timings) // 2] < 0.001
+    features = complexity_features(user(text))
+    assert features["code_lines"] > 0 and features["code_hard_ask"] > 0
+    assert features["payload_share"] > 0.9
+    assert features == complexity_features(user(text))
