@@ -97,6 +97,10 @@ class ReplayReport:
         return data
 
 
+def _consumer(bootstrap: str) -> Consumer:
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False})
+
+
 def read_window(
     bootstrap: str, topic: str, since_ms: int, until_ms: int, codec: EventCodec, timeout_s: float = 60.0
 ) -> list[RequestEvent]:
@@ -104,35 +108,13 @@ def read_window(
 
     Each partition is read from the first offset at ``since_ms`` to the end it had when the replay
     started (what arrives later is not part of the window)."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False})
+    consumer = _consumer(bootstrap)
     try:
         partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         starts = consumer.offsets_for_times([TopicPartition(topic, p, since_ms) for p in partitions], timeout=10)
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-        todo = {tp.partition for tp in starts if tp.offset >= 0 and tp.offset < ends[tp.partition]}
-        consumer.assign([tp for tp in starts if tp.partition in todo])
-        events: list[RequestEvent] = []
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            for message in consumer.consume(500, timeout=1.0):
-                partition, offset = message.partition(), message.offset()
-                if message.error() is not None or partition not in todo or offset is None:
-                    continue
-                if offset >= ends[partition]:
-                    continue
-                if offset == ends[partition] - 1 or message.timestamp()[1] >= until_ms:
-                    todo.discard(partition)
-                if message.timestamp()[1] >= until_ms:
-                    continue
-                try:
-                    event = codec.decode(message.value() or b"")
-                except UndecodableEvent:
-                    continue  # the stages dead-lettered it when it was live
-                if isinstance(event, RequestEvent):
-                    events.append(event)
-        if todo:
-            raise TurnoutError(f"Could not read the window of {topic} in {timeout_s:.0f} s.")
-        return sorted(events, key=lambda e: (e.received_at_us, e.request_id))
+        ranges = {tp.partition: (tp.offset, ends[tp.partition]) for tp in starts if tp.offset >= 0}
+        return _read_ranges(consumer, topic, ranges, codec, until_ms, timeout_s)
     finally:
         consumer.close()
 
@@ -158,44 +140,58 @@ def read_offsets(
     bootstrap: str, topic: str, ranges: dict[int, tuple[int, int]], codec: EventCodec, timeout_s: float = 60.0
 ) -> list[RequestEvent]:
     """The request events at offsets ``[start, end)`` of each partition named, in a stable order."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False})
+    consumer = _consumer(bootstrap)
     try:
-        todo: dict[int, int] = {}
+        readable: dict[int, tuple[int, int]] = {}
         for partition, (start, end) in ranges.items():
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
             if start < low:
                 raise TurnoutError(f"{topic}[{partition}] starts at offset {low} now (retention): {start} is gone.")
-            if min(end, high) > start:
-                todo[partition] = min(end, high)
-        consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in todo])
-        events: list[RequestEvent] = []
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            for message in consumer.consume(500, timeout=1.0):
-                at, offset = message.partition(), message.offset()
-                if message.error() is not None or at is None or at not in todo or offset is None:
-                    continue
-                if offset >= todo[at]:
-                    continue
-                if offset == todo[at] - 1:
-                    del todo[at]
-                try:
-                    event = codec.decode(message.value() or b"")
-                except UndecodableEvent:
-                    continue
-                if isinstance(event, RequestEvent):
-                    events.append(event)
-        if todo:
-            raise TurnoutError(f"Could not read the offsets of {topic} in {timeout_s:.0f} s.")
-        return sorted(events, key=lambda e: (e.received_at_us, e.request_id))
+            readable[partition] = (start, min(end, high))
+        return _read_ranges(consumer, topic, readable, codec, None, timeout_s)
     finally:
         consumer.close()
+
+
+def _read_ranges(
+    consumer: Consumer,
+    topic: str,
+    ranges: dict[int, tuple[int, int]],
+    codec: EventCodec,
+    until_ms: int | None,
+    timeout_s: float,
+) -> list[RequestEvent]:
+    """The request events at offsets ``[start, end)`` per partition, and (with ``until_ms``) before
+    that time: a partition is done at its end offset or at its first message from ``until_ms`` on."""
+    todo = {p: end for p, (start, end) in ranges.items() if end > start}
+    consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in todo])
+    events: list[RequestEvent] = []
+    deadline = time.monotonic() + timeout_s
+    while todo and time.monotonic() < deadline:
+        for message in consumer.consume(500, timeout=1.0):
+            at, offset = message.partition(), message.offset()
+            if message.error() is not None or at is None or at not in todo or offset is None or offset >= todo[at]:
+                continue
+            late = until_ms is not None and message.timestamp()[1] >= until_ms
+            if offset == todo[at] - 1 or late:
+                del todo[at]
+            if late:
+                continue
+            try:
+                event = codec.decode(message.value() or b"")
+            except UndecodableEvent:
+                continue  # the stages dead-lettered it when it was live
+            if isinstance(event, RequestEvent):
+                events.append(event)
+    if todo:
+        raise TurnoutError(f"Could not read {topic} (partitions {sorted(todo)}) in {timeout_s:.0f} s.")
+    return sorted(events, key=lambda e: (e.received_at_us, e.request_id))
 
 
 def window_on_topic(bootstrap: str, topic: str, since_ms: int) -> bool:
     """Whether the topic still holds its messages from ``since_ms`` on: no partition has dropped one
     (retention) that was written after it."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False})
+    consumer = _consumer(bootstrap)
     try:
         partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         for p in partitions:
@@ -397,7 +393,8 @@ def replay(
     rows = recorded_rows(live, (e.request_id for e in events))
     report.recorded = _recorded_summary(rows)
     report.deployments = deployment_stats(live, since_ms, until_ms)
-    report.guardrails = guardrails_what_if(live, candidate, events) if text else {"skipped": "no request text"}
+    checked = {e.request_id: guard_check(candidate, e) for e in events} if text else {}
+    report.guardrails = guardrails_what_if(live, candidate, events, checked) if text else {"skipped": "no request text"}
     routed = any(m.routing and m.routing.simple for m in candidate.models.values())
     complexity = ComplexityModel.load() if routed else None
     cache = CacheWhatIf(candidate)
@@ -417,7 +414,7 @@ def replay(
         report.replayed += 1
         report.cost_before_usd += decision.cost_before_usd
         report.cost_after_routing_usd += decision.cost_after_usd
-        action, verdict = guard_check(candidate, event) if text else ("pass", None)
+        action, verdict = checked.get(event.request_id, ("pass", None))
         if action.startswith("block"):
             report.blocked_after += 1  # refused before any provider call: nothing to pay
         elif not (text and cache.active and cache.offer(event, verdict, decision.cost_after_usd)):

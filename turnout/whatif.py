@@ -17,7 +17,7 @@ Both are deterministic: the same window and candidate give the same figures.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,13 +54,20 @@ def guard_action(config: TurnoutConfig, event: RequestEvent) -> str:
     return guard_check(config, event)[0]
 
 
-def guardrails_what_if(live: TurnoutConfig, candidate: TurnoutConfig, events: Sequence[RequestEvent]) -> dict[str, Any]:
-    """Actions per request under the live and the candidate guardrails, and the requests that change."""
+def guardrails_what_if(
+    live: TurnoutConfig,
+    candidate: TurnoutConfig,
+    events: Sequence[RequestEvent],
+    checked: Mapping[str, tuple[str, GuardVerdict | None]] | None = None,
+) -> dict[str, Any]:
+    """Actions per request under the live and the candidate guardrails, and the requests that change.
+    ``checked``: the candidate's :func:`guard_check` per request id, when the caller has it already."""
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
     changed: list[dict[str, str]] = []
     for event in events:
-        was, now = guard_action(live, event), guard_action(candidate, event)
+        known = checked.get(event.request_id) if checked is not None else None
+        was, now = guard_action(live, event), known[0] if known else guard_action(candidate, event)
         before[was] += 1
         after[now] += 1
         if was != now:
