@@ -105,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(5)  # past the load generator's warm-up
+        assert load.stdout is not None
+        for line in load.stdout:  # the load generator says when its measured window starts (after warm-up)
+            if b'"window_start"' in line:
+                break
+        else:
+            raise RuntimeError("the load generator ended before its window started")
         spies = {
             name: subprocess.Popen(
                 [
