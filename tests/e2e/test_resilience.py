@@ -71,6 +71,13 @@ def gateway(make_config: Any, simulator_url: str) -> Iterator[tuple[Stack, Turno
         yield running
 
 
+@pytest.fixture(autouse=True)
+def no_faults_left(simulator_url: str) -> Iterator[None]:
+    """A test that fails half-way must not leave its faults for the next one."""
+    yield
+    httpx.delete(f"{simulator_url}/_sim/faults")
+
+
 def fault(simulator_url: str, model: str, times: int | None, **knobs: Any) -> None:
     resp = httpx.post(f"{simulator_url}/_sim/faults", json={"model": model, "knobs": knobs, "times": times})
     assert resp.status_code == 201, resp.text
@@ -90,6 +97,18 @@ async def send(
             return reply, (time.monotonic() - started) * 1000
 
         return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def send_each(config: TurnoutConfig, model: str, n: int) -> list[tuple[ReplyEvent, float, float]]:
+    """``n`` requests one after the other through one client: (reply, ms taken, monotonic time it was sent)."""
+    async with TurnoutClient(config.kafka.bootstrap, TopicNames(config.kafka.topic_prefix)) as client:
+        results = []
+        for i in range(n):
+            started = time.monotonic()
+            request = ChatRequest(model=model, messages=[ChatMessage(role="user", content=f"request {i}")])
+            reply = await client.complete(request, CALLER, timeout_s=8)
+            results.append((reply, (time.monotonic() - started) * 1000, started))
+        return results
 
 
 def attempts_of(config: TurnoutConfig, request_id: str) -> list[tuple[str, str]]:
@@ -128,17 +147,29 @@ def test_503s_open_the_breaker_and_it_closes_after_a_half_open_probe(
     gateway: tuple[Stack, TurnoutConfig], simulator_url: str
 ) -> None:
     _, config = gateway
+    policy = config.breakers
     fault(simulator_url, PRIMARY, None, error_status=503)
-    before = [asyncio.run(send(config, "flaky-chat", 1))[0] for _ in range(12)]  # one at a time
-    assert [r.error for r, _ in before if r.error is not None] == []
-    assert {r.deployment for r, _ in before} == {"r-backup"}
-    closed_ms = statistics.median(ms for _, ms in before[:2])
-    open_ms = statistics.median(ms for _, ms in before[-6:])
+    before = asyncio.run(send_each(config, "flaky-chat", 12))
+    assert [r.error for r, _, _ in before if r.error is not None] == []
+    assert {r.deployment for r, _, _ in before} == {"r-backup"}
+    closed_ms = statistics.median(ms for _, ms, _ in before[:2])
+    open_ms = statistics.median(ms for _, ms, _ in before[-6:])
     print(
         f"\nadded by a 503ing primary: breaker closed {closed_ms:.1f} ms p50 (two 503s and a backoff), "
         f"breaker open {open_ms:.1f} ms p50 (skipped)"
     )
-    assert attempts_of(config, before[-1][0].request_id) == [("r-primary", "CircuitOpen"), ("r-backup", "")]
+    attempts = [attempts_of(config, r.request_id) for r, _, _ in before]
+    assert all(a[-1] == ("r-backup", "") for a in attempts)
+    called = [error for a in attempts for d, error in a[:-1] if d == "r-primary" and error != "CircuitOpen"]
+    assert set(called) == {"ProviderOverloaded"}
+    # once open, the primary is skipped without a call: the calls it still got are the failures that
+    # opened it, those sent before every worker heard (one request), and one half-open probe per
+    # open_s that the sequence lasted (each probe fails and opens it again)
+    lasted_s = before[-1][2] - before[0][2]
+    probes = int(lasted_s // policy.open_s) + 1
+    retries = 2
+    assert len(called) <= policy.failure_threshold + retries + probes, (called, lasted_s)
+    assert any(a[0] == ("r-primary", "CircuitOpen") for a in attempts[-6:]), attempts
     httpx.delete(f"{simulator_url}/_sim/faults")  # the primary recovers
     # after open_s the half-open probe succeeds, the breaker closes and traffic comes back
     wait_until(
