@@ -115,11 +115,13 @@ class StageHandler:
         elif isinstance(result, Answer):
             request_id, record = result.reply.request_id, result.record
             trace = traceparent(record.trace_id, request_span_id(request_id)) if record.trace_id else None
-            acks = [await send(self._topics.records, request_id, record, trace)]
+            acks = []
+            # the reply first: the caller waits for it, the record only for the sink
             if now_us() <= result.deadline_at_us + REPLY_GRACE_S * 1e6:
                 acks.append(await send(result.reply_to, request_id, result.reply, trace))
             else:  # the ingress answered 504 already; a client that left may have no topic any more
                 log.info("request %s answered after its deadline: the record is kept, the reply dropped", request_id)
+            acks.append(await send(self._topics.records, request_id, record, trace))
         else:
             assert self.spec.output_topic is not None
             trace = _trace_of(result.envelope)

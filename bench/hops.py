@@ -1,0 +1,163 @@
+"""Where a sequential request's added latency goes: each stage, and each Kafka hop between them.
+
+    python -m bench.hops [--layout split] [--workers 2] [--requests 300] [--stream]
+
+Starts the simulator and one Turnout stack as the benchmark does (``bench.systems``), sends
+``--requests`` requests one at a time with the benchmark's HTTP client (0 ms upstream, the 2 KB
+chat request), and reads each request's spans back from the stack's ClickHouse. The spans carry
+every stage's start and end and every provider attempt (all processes share this machine's clock),
+so a request's time splits into:
+
+- ``client -> ingress``: from the client's send to the ingress's ``received_at`` (HTTP parsing, auth),
+- ``stage S``: the time the stage itself took (``StageTiming``),
+- ``hop -> S``: from the previous stage's end (or the ingress) to stage S's start: one Kafka hop
+  (the produce, the broker, the consumer's fetch, Faust's dispatch),
+- ``provider``: the attempts inside the invoke stage (also counted in that stage),
+- ``-> output_guard answered``: from the last timed stage's end to the output guard's answer (split:
+  a Kafka hop and the guard; fused: the guard),
+- ``reply -> client``: from the answer to the client having read the reply (the record and the reply
+  produced, the reply topic, the gateway's reply consumer, the HTTP response).
+
+Prints p50 and p90 of each part in ms. Not a benchmark cell: it explains the ``sequential`` cell's
+figures; the benchmark's own numbers come from ``python -m bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from bench.clients import PreparedRequest, RawClient
+from bench.systems import TURNOUT_KEY, start_simulator, start_turnout
+from bench.workload import chat_body, gateway_model, upstream_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _send_each(requests: list[PreparedRequest]) -> list[tuple[float, float, str | None, float, float | None]]:
+    """Each request in turn: (sent, received) wall-clock µs, its ``x-request-id``, its latency and its
+    time to the first content chunk in ms (streams only)."""
+    client = RawClient(timeout_s=30)
+    out = []
+    try:
+        for request in requests:
+            sent = time.time() * 1e6
+            outcome = await client.send(request)
+            received = time.time() * 1e6
+            if not outcome.ok:
+                raise RuntimeError(f"{request.name}: {outcome.error or outcome.status}")
+            ttft = outcome.ttft_s * 1000 if outcome.ttft_s is not None else None
+            out.append((sent, received, outcome.request_id, outcome.latency_s * 1000, ttft))
+    finally:
+        await client.close()
+    return out
+
+
+def breakdown(sent_us: float, received_us: float, spans: list[dict[str, Any]]) -> dict[str, float]:
+    """One request's parts in ms, from its spans (``name``, ``start_us``, ``end_us``)."""
+    request = next((s for s in spans if s["name"] == "turnout.request"), None)
+    if request is None:
+        raise ValueError("the request's own span (turnout.request) is missing")
+    stages = sorted((s for s in spans if s["name"].startswith("stage ")), key=lambda s: s["start_us"])
+    parts = {"client -> ingress": (request["start_us"] - sent_us) / 1000}
+    previous_end = request["start_us"]
+    for stage in stages:
+        name = stage["name"].removeprefix("stage ")
+        parts[f"hop -> {name}"] = (stage["start_us"] - previous_end) / 1000
+        parts[f"stage {name}"] = (stage["end_us"] - stage["start_us"]) / 1000
+        previous_end = stage["end_us"]
+    parts["provider"] = sum(s["end_us"] - s["start_us"] for s in spans if s["name"].startswith("provider ")) / 1000
+    # the output guard answers: the request's span ends there (split: one more hop before it)
+    parts["-> output_guard answered"] = (request["end_us"] - previous_end) / 1000
+    parts["reply -> client"] = (received_us - request["end_us"]) / 1000
+    parts["total"] = (received_us - sent_us) / 1000
+    return parts
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.hops", description=__doc__.split("\n")[0])
+    p.add_argument("--layout", choices=["fused", "split"], default="split")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--requests", type=int, default=300)
+    p.add_argument("--stream", action="store_true", help="streaming requests (the parts end at the last chunk)")
+    args = p.parse_args(argv)
+    from turnout.analytics import run_sql
+
+    tmp = Path(tempfile.mkdtemp(prefix="turnout-hops-"))
+    simulator = start_simulator(tmp / "logs")
+    stack = None
+    try:
+        stack = start_turnout(
+            args.layout,
+            root=ROOT,
+            run_dir=tmp,
+            log_dir=tmp / "logs",
+            simulator_url=simulator.system.base_url.removesuffix("/v1"),
+            delays_ms=(0,),
+            workers=args.workers,
+            run_id=f"hops{int(time.time()) % 100000}",
+        )
+        stack.wait_ready(120)
+        body = json.dumps(chat_body(gateway_model(0), args.stream)).encode()
+        direct_body = json.dumps(chat_body(upstream_model(0), args.stream)).encode()
+        auth = {"Authorization": f"Bearer {TURNOUT_KEY}"}
+        turnout = PreparedRequest("turnout", f"{stack.system.base_url}/chat/completions", auth, body, args.stream)
+        direct_url = f"{simulator.system.base_url}/chat/completions"
+        direct = PreparedRequest("direct", direct_url, {"Authorization": "Bearer x"}, direct_body, args.stream)
+        asyncio.run(_send_each([turnout, direct] * 20))  # warm-up: connections, caches, the first requests' slow paths
+        rounds = asyncio.run(_send_each([turnout, direct] * args.requests))
+        measured = rounds[0::2]
+        direct_ms = [r[3] for r in rounds[1::2]]
+        ids = [r[2] for r in measured if r[2]]
+        from schemas.config import load_config
+
+        config = load_config(Path(stack.info["config_path"]))
+        listed = ",".join(f"'{i}'" for i in ids)
+        sql = (
+            f"SELECT request_id, name, toUnixTimestamp64Micro(start), toUnixTimestamp64Micro(end) "
+            f"FROM {config.clickhouse.database}.spans FINAL WHERE request_id IN ({listed})"
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            rows = run_sql(config, sql).rows
+            found = {r[0] for r in rows if r[1] == "turnout.request"}
+            if len(found) == len(ids) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        spans: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for request_id, name, start, end in rows:
+            spans[request_id].append({"name": name, "start_us": start, "end_us": end})
+        parts: dict[str, list[float]] = defaultdict(list)
+        for sent, received, request_id, _, _ in measured:
+            if request_id is not None and request_id in found:
+                for name, ms in breakdown(sent, received, spans[request_id]).items():
+                    parts[name].append(ms)
+        print(
+            f"{args.layout}, {args.workers} workers, {len(found)} of {len(measured)} requests found, "
+            f"0 ms upstream{', streaming' if args.stream else ''}; "
+            f"direct call p50 {statistics.median(direct_ms):.2f} ms"
+        )
+        if args.stream:
+            parts["ttft (client)"] = [r[4] for r in measured if r[4] is not None]
+            parts["ttft (direct)"] = [r[4] for r in rounds[1::2] if r[4] is not None]
+        print(f"  {'part':<28} {'p50 ms':>8} {'p90 ms':>8}")
+        for name, values in parts.items():
+            ordered = sorted(values)
+            p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+            print(f"  {name:<28} {statistics.median(values):8.2f} {p90:8.2f}")
+    finally:
+        if stack is not None:
+            stack.stop()
+        simulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
