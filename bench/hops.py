@@ -18,7 +18,7 @@ so a request's time splits into:
 - ``reply -> client``: from the answer to the client having read the reply (the record and the reply
   produced, the reply topic, the gateway's reply consumer, the HTTP response).
 
-Prints p50 and p90 of each part in ms. Not a benchmark cell: it explains the ``sequential`` cell's
+Prints p50, p90 and p99 of each part in ms. Not a benchmark cell: it explains the ``sequential`` cell's
 figures; the benchmark's own numbers come from ``python -m bench``.
 """
 
@@ -147,11 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.stream:
             parts["ttft (client)"] = [r[4] for r in measured if r[4] is not None]
             parts["ttft (direct)"] = [r[4] for r in rounds[1::2] if r[4] is not None]
-        print(f"  {'part':<28} {'p50 ms':>8} {'p90 ms':>8}")
+        print(f"  {'part':<28} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
         for name, values in parts.items():
             ordered = sorted(values)
-            p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-            print(f"  {name:<28} {statistics.median(values):8.2f} {p90:8.2f}")
+            p90, p99 = (ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.9, 0.99))
+            print(f"  {name:<28} {statistics.median(values):8.2f} {p90:8.2f} {p99:8.2f}")
     finally:
         if stack is not None:
             stack.stop()

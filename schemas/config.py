@@ -90,7 +90,17 @@ class KafkaConfig(_Model):
     partitions: int = Field(2, ge=1)
     consumer_group: str = "turnout-stages"
     session_timeout_ms: int = Field(6000, ge=1000)
-    fetch_max_wait_ms: int = Field(5, ge=0)
+    fetch_max_wait_ms: int = Field(
+        50,
+        ge=0,
+        description=(
+            "How long the broker holds a worker's fetch when there is nothing to read. A message that "
+            "arrives is answered at once; this bounds an idle fetch, and the rare wait of a partition "
+            "left out of the fetch in flight (aiokafka sends one per broker). 5 ms cost the broker "
+            "0.34 cores with two idle stacks here, for no gain in latency; faust's own 1,500 ms "
+            "delays quiet topics."
+        ),
+    )
 
 
 class RedisConfig(_Model):

@@ -52,7 +52,7 @@ RESYNC_S = 5.0  # how often each worker publishes its ledger totals to Redis aga
 class TurnoutApp(faust.App):
     """faust.App with the low-latency consumer transport."""
 
-    fetch_max_wait_ms: int = 5
+    fetch_max_wait_ms: int = 50
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -23,7 +23,7 @@ __all__ = ["LowLatencyTransport"]
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    fetch_max_wait_ms: int = 5
+    fetch_max_wait_ms: int = 50
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
@@ -34,7 +34,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         thread = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-        thread.fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 5)
+        thread.fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", 50)
         return thread
 
 

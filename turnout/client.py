@@ -162,7 +162,11 @@ class TurnoutClient:
                 "bootstrap.servers": self._bootstrap,
                 "group.id": f"turnout-client-{self.instance_id}",
                 "enable.auto.commit": False,
-                "fetch.wait.max.ms": 5,
+                # the broker answers a fetch as soon as a reply arrives (fetch.min.bytes 1); the wait
+                # only bounds an idle fetch. The reply partition is in every fetch, so a long wait
+                # costs no latency (0.64 against 0.66 ms p50 per hop, 5 against 100 ms, measured
+                # here) and an idle gateway sends 10 fetches a second instead of 200.
+                "fetch.wait.max.ms": 100,
                 "fetch.min.bytes": 1,
             }
         )
