@@ -13,7 +13,8 @@ The credential is ``Authorization: Bearer <token>``, checked against ``gateway.a
 and keys in one step: a request sees the old set or the new, never a mix. The workers take it up
 from the config topic (``streams.reload``): routes, deployments, providers, guardrails, limits and
 cache settings change without a restart; the sections that need one are refused here, before
-anything changes. Each gateway process reloads on its own admin call.
+anything changes. The other gateway processes take it up from the same topic (``Ingress.take_up``),
+so one admin call reaches every gateway behind a load balancer.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def build_admin(ingress: Any, config_path: str | Path) -> Starlette:
                     f"This config changes {', '.join(blocked)}: restart to take it up.", "restart_required", 409
                 )
             event = await asyncio.to_thread(publish_config, fresh, str(config_path))  # 503 if Kafka does not take it
-            ingress.replace_config(fresh)
+            ingress.replace_config(fresh, event.version)  # its own event, followed back, is then no news
         return _json(
             {"reloaded": True, "version": event.version, "keys": len(fresh.keys), "models": sorted(fresh.models)}
         )

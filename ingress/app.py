@@ -15,6 +15,7 @@ An error after chunks were sent ends the stream with an error event (OpenAI:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import logging
@@ -38,10 +39,14 @@ from ingress.feedback import FeedbackDesk, parse_feedback
 from ingress.openai_request import parse_chat_request, parse_embeddings_request
 from ingress.openai_response import SSE_DONE, chunk_body, chunk_delta, completion_body, sse, usage_body
 from ingress.openapi import openapi_document
-from schemas.config import TurnoutConfig
+from schemas.codec import EventCodec
+from schemas.config import ConfigError, TurnoutConfig
 from schemas.errors import InvalidRequest, PayloadTooLarge, TurnoutError, openai_error_body
-from schemas.events import ChatRequest, ChunkEvent, EmbeddingsResponse, ErrorInfo, ReplyEvent
+from schemas.events import ChatRequest, ChunkEvent, ConfigEvent, EmbeddingsResponse, ErrorInfo, ReplyEvent
+from streams.follow import follow_topic
+from streams.invoker import now_us
 from streams.metrics import Metrics
+from streams.reload import config_of, config_version, needs_restart
 from streams.stages.route import check_model_allowed
 from streams.tracing import new_trace_id, parse_traceparent, request_span_id, traceparent
 from turnout.client import ReplyStream, TurnoutClient
@@ -109,18 +114,45 @@ class _Started:
         return headers
 
 
+FOLLOW_RETRY_S = 5.0
+
+
 class Ingress:
     def __init__(self, config: TurnoutConfig, client: TurnoutClient) -> None:
         self.config = config
+        self.version = config_version(config)
+        self.read_at_us = now_us()  # a config published before this process read its file is older
         self.client = client
         self.keys = KeyRing(config)
         self.feedback_desk = FeedbackDesk(config)
 
-    def replace_config(self, config: TurnoutConfig) -> None:
+    def replace_config(self, config: TurnoutConfig, version: str | None = None) -> None:
         """A reloaded config: its key ring is built first (a bad key secret raises, nothing changes),
         then both are swapped with no await between, so a request sees the old pair or the new."""
         keys = KeyRing(config)
         self.config, self.keys = config, keys
+        self.version = version or config_version(config)
+
+    def take_up(self, event: object) -> bool:
+        """A config another gateway's admin API published on the config topic (``streams.reload``):
+        taken up if it is newer than this process's and needs no restart; whether it was."""
+        if not isinstance(event, ConfigEvent) or event.version == self.version:
+            return False
+        if event.published_at_us < self.read_at_us:
+            return False
+        try:
+            fresh = config_of(event)
+            blocked = needs_restart(self.config, fresh)
+            if not blocked:
+                self.replace_config(fresh, event.version)
+        except (ConfigError, TurnoutError) as exc:  # a key secret that this host cannot read, say
+            log.error("config %s cannot be taken up; keeping %s: %s", event.version, self.version, exc)
+            return False
+        if blocked:
+            log.error("config %s changes %s: restart to take it up; keeping %s", event.version, blocked, self.version)
+            return False
+        log.info("took up config %s from %s", event.version, event.source or "the admin API")
+        return True
 
     async def _start(self, request: Request, parse: Callable[[Any], Any]) -> tuple[Any, _Started]:
         """Authenticate, read and validate the body, publish the request, wait for the first event."""
@@ -289,12 +321,32 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
     in_flight = [0]
     metrics.gauge_from("turnout_http_in_flight", lambda: [({}, in_flight[0])])
 
+    metrics.gauge_from("turnout_config_info", lambda: [({"version": ingress.version}, 1.0)])
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await client.start()
+        kafka = config.kafka
+        # every gateway follows the config topic, so a reload through one gateway's admin API
+        # reaches the others behind the same load balancer (and the workers, which follow it too)
+
+        async def follow_config() -> None:
+            while True:  # a broker that drops the follower (an outage at start, say) does not end it
+                try:
+                    await follow_topic(
+                        kafka.bootstrap, client.topics.config, kafka.partitions, EventCodec(), ingress.take_up
+                    )
+                except Exception as exc:
+                    log.warning("following the config topic failed (%s); again in %.0f s", exc, FOLLOW_RETRY_S)
+                    await asyncio.sleep(FOLLOW_RETRY_S)
+
+        follower = asyncio.create_task(follow_config())
         try:
             yield
         finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await follower
             await client.stop()
             await ingress.feedback_desk.close()
 

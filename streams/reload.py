@@ -1,7 +1,8 @@
 """Taking up a reloaded config without a restart.
 
 ``POST /admin/reload`` checks the file, swaps the gateway's config, and publishes what it accepted as
-a ``ConfigEvent`` on the compacted ``<prefix>.config`` topic. Every worker follows that topic. It
+a ``ConfigEvent`` on the compacted ``<prefix>.config`` topic. Every worker follows that topic (and
+every other gateway: ``ingress.app.Ingress.take_up`` swaps its config and keys). A worker
 parses the config again and takes it up unless it changes something only a restart can change
 (:func:`needs_restart`): then it keeps the running one and says so in its log. Taking it up builds a
 new request path (routes, deployments and prices, providers, guardrails, limits, cache settings)

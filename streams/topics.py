@@ -83,7 +83,7 @@ class TopicNames:
 
     @property
     def config(self) -> str:
-        """ConfigEvents, one key; compacted: the last config the admin API accepted, for the workers."""
+        """ConfigEvents, one key; compacted: the last config the admin API accepted, for the workers and gateways."""
         return f"{self.prefix}.config"
 
     @property

@@ -64,14 +64,15 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     print(f"turnout gateway on http://{config.gateway.host}:{port}/v1", flush=True)
     http = "httptools" if _has("httptools") else "h11"
     public = uvicorn.Config(app, host=config.gateway.host, port=port, log_level="warning", access_log=False, http=http)
-    if config.gateway.admin_port is None:
+    admin_port = config.gateway.admin_port if args.admin_port is None else args.admin_port or None
+    if admin_port is None:
         uvicorn.Server(public).run()
         return 0
     from ingress.admin import build_admin
 
     admin = build_admin(app.state.ingress, args.config)
-    private = uvicorn.Config(admin, host="127.0.0.1", port=config.gateway.admin_port, log_level="warning", http=http)
-    print(f"turnout admin API on http://127.0.0.1:{config.gateway.admin_port}/admin", flush=True)
+    private = uvicorn.Config(admin, host="127.0.0.1", port=admin_port, log_level="warning", http=http)
+    print(f"turnout admin API on http://127.0.0.1:{admin_port}/admin", flush=True)
     asyncio.run(_serve_both(uvicorn.Server(public), uvicorn.Server(private)))
     return 0
 
@@ -247,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config("gateway", "run the HTTP ingress")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--admin-port", type=int, help="the admin API's port (0: none; for a second gateway on the same host)"
+    )
     p.set_defaults(func=cmd_gateway)
     p = with_config("worker", "run one Faust worker")
     p.add_argument("--layout", choices=["split", "fused"])

@@ -117,6 +117,17 @@ class Stack:
             args += ["--web-port", str(self.config.topology.web_port + index)]
         self._spawn(f"worker-{index}", *args)
 
+    def start_gateway(self, name: str = "gateway", port: int | None = None, admin_port: int | None = None) -> str:
+        """A gateway process (another one beside the first: its own ``port``, ``admin_port`` 0 for
+        none); returns its base URL."""
+        args = ["gateway", "--config", self.config_path]
+        if port is not None:
+            args += ["--port", str(port)]
+        if admin_port is not None:
+            args += ["--admin-port", str(admin_port)]
+        self._spawn(name, *args)
+        return f"http://{self.config.gateway.host}:{port or self.config.gateway.port}/v1"
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.processes.pop(name)
         proc.send_signal(sig)
@@ -131,7 +142,7 @@ class Stack:
         for i in range(self.workers):
             self.start_worker(i)
         if self.gateway:
-            self._spawn("gateway", "gateway", "--config", self.config_path)
+            self.start_gateway()
 
     def wait_ready(self, timeout_s: float = 120.0) -> None:
         checks = []

@@ -1,6 +1,6 @@
 """The admin API on its own port: its own token, the keys without their secrets, kill switches,
 and a config reload that is atomic (a bad file is refused and the running config stays) and that
-both workers take up without a restart."""
+both workers, and a second gateway, take up without a restart."""
 
 from __future__ import annotations
 
@@ -153,3 +153,64 @@ def test_a_reload_reaches_both_workers_without_a_restart(gateway: tuple[Stack, T
     assert restored.status_code == 200
     wait_until(lambda: _worker_versions(stack) == {restored.json()["version"]}, 30, "both workers back")
     assert _answer(stack, "sk-turnout-demo", "smart-chat", "back")[1] == "Simulated reply from gpt-4o: back"
+
+
+def _versions_at(base_url: str) -> set[str]:
+    text = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=10).text
+    return set(re.findall(r'turnout_config_info\{version="([0-9a-f]+)"\} 1', text))
+
+
+def _status(base_url: str, key: str) -> int:
+    sdk = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
+    try:
+        sdk.chat.completions.create(model="best-cheap-chat", messages=[{"role": "user", "content": "hi"}])
+    except openai.APIStatusError as exc:
+        return exc.status_code
+    return 200
+
+
+def test_a_reload_through_one_gateway_reaches_another(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    stack, config = gateway
+    second = stack.start_gateway("gateway-2", port=free_port(), admin_port=0)  # no admin API of its own
+    wait_until(lambda: _healthy(second), 60, "the second gateway")
+    key = "sk-turnout-seen-by-every-gateway"
+    assert _status(second, key) == 401
+    path = Path(stack.config_path)
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    data["keys"].append(
+        {
+            "id": "everywhere",
+            "key_sha256": hash_key(key),
+            "tenant": "acme",
+            "team": "t",
+            "user": "u2",
+            "models": ["best-cheap-chat"],
+        }
+    )
+    try:
+        path.write_text(yaml.safe_dump(data))
+        reloaded = _admin(config, "POST", "/admin/reload")
+        assert reloaded.status_code == 200, reloaded.text
+        version = reloaded.json()["version"]
+        wait_until(lambda: _versions_at(second) == {version}, 30, "the second gateway on the new config")
+        assert _status(second, key) == 200 and _status(stack.base_url, key) == 200
+        assert _versions_at(stack.base_url) == {version}
+        data["topology"]["concurrency"] = 7  # refused by the admin API: nothing is published
+        path.write_text(yaml.safe_dump(data))
+        assert _admin(config, "POST", "/admin/reload").status_code == 409
+        assert _versions_at(second) == {version} and _status(second, key) == 200
+    finally:
+        path.write_text(original)
+    restored = _admin(config, "POST", "/admin/reload")
+    assert restored.status_code == 200
+    wait_until(lambda: _versions_at(second) == {restored.json()["version"]}, 30, "the second gateway back")
+    assert _status(second, key) == 401  # the key is gone from both
+    assert _status(stack.base_url, key) == 401
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        return httpx.get(base_url.removesuffix("/v1") + "/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
