@@ -28,17 +28,14 @@ import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from bench.clients import PreparedRequest, RawClient
-from bench.systems import TURNOUT_KEY, start_simulator, start_turnout
+from bench.systems import TURNOUT_KEY, alone
 from bench.workload import chat_body, gateway_model, upstream_model
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _send_each(requests: list[PreparedRequest]) -> list[tuple[float, float, str | None, float, float | None]]:
@@ -90,21 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from turnout.analytics import run_sql
 
-    tmp = Path(tempfile.mkdtemp(prefix="turnout-hops-"))
-    simulator = start_simulator(tmp / "logs")
-    stack = None
-    try:
-        stack = start_turnout(
-            args.layout,
-            root=ROOT,
-            run_dir=tmp,
-            log_dir=tmp / "logs",
-            simulator_url=simulator.system.base_url.removesuffix("/v1"),
-            delays_ms=(0,),
-            workers=args.workers,
-            run_id=f"hops{int(time.time()) % 100000}",
-        )
-        stack.wait_ready(120)
+    with alone(args.layout, workers=args.workers, delays_ms=(0,), name="hops") as (simulator, stack, _):
         body = json.dumps(chat_body(gateway_model(0), args.stream)).encode()
         direct_body = json.dumps(chat_body(upstream_model(0), args.stream)).encode()
         auth = {"Authorization": f"Bearer {TURNOUT_KEY}"}
@@ -152,10 +135,6 @@ def main(argv: list[str] | None = None) -> int:
             ordered = sorted(values)
             p90, p99 = (ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.9, 0.99))
             print(f"  {name:<28} {statistics.median(values):8.2f} {p90:8.2f} {p99:8.2f}")
-    finally:
-        if stack is not None:
-            stack.stop()
-        simulator.stop()
     return 0
 
 

@@ -16,12 +16,10 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
-from bench.systems import start_simulator, start_turnout
+from bench.systems import alone
 from bench.workload import System, target_id, write_targets
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,21 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     OUT.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="turnout-profile-"))
-    simulator = start_simulator(tmp / "logs")
-    stack = None
-    try:
-        stack = start_turnout(
-            args.layout,
-            root=ROOT,
-            run_dir=tmp,
-            log_dir=tmp / "logs",
-            simulator_url=simulator.system.base_url.removesuffix("/v1"),
-            delays_ms=(args.delay,),
-            workers=args.workers,
-            run_id=f"prof{int(time.time()) % 100000}",
-        )
-        stack.wait_ready(120)
+    with alone(args.layout, workers=args.workers, delays_ms=(args.delay,), name="prof") as (_, stack, tmp):
         targets = tmp / "targets.json"
         system: System = stack.system
         write_targets(targets, [system], (args.delay,))
@@ -139,10 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         print(out.decode().strip().splitlines()[-1][:400])
         for name in spies:
             print(f"\n{name}\n{summarize(OUT / f'{name}.txt', args.top)}")
-    finally:
-        if stack is not None:
-            stack.stop()
-        simulator.stop()
     return 0
 
 

@@ -15,9 +15,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,3 +318,31 @@ def delete_topics(bootstrap: str, prefixes: list[str], timeout_s: float = 30.0) 
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:8]
+
+
+@contextlib.contextmanager
+def alone(
+    layout: str, *, workers: int, delays_ms: tuple[int, ...], name: str
+) -> Iterator[tuple[Running, Running, Path]]:
+    """The simulator and one Turnout stack, started and ready, for the tools beside the benchmark
+    (``bench.profile``, ``bench.hops``): (simulator, stack, its temporary folder); stopped on exit."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"turnout-{name}-"))
+    simulator = start_simulator(tmp / "logs")
+    stack = None
+    try:
+        stack = start_turnout(
+            layout,
+            root=Path(__file__).resolve().parent.parent,
+            run_dir=tmp,
+            log_dir=tmp / "logs",
+            simulator_url=simulator.system.base_url.removesuffix("/v1"),
+            delays_ms=delays_ms,
+            workers=workers,
+            run_id=f"{name}{int(time.time()) % 100000}",
+        )
+        stack.wait_ready(120)
+        yield simulator, stack, tmp
+    finally:
+        if stack is not None:
+            stack.stop()
+        simulator.stop()

@@ -46,7 +46,7 @@ from schemas.events import ChatRequest, ChunkEvent, ConfigEvent, EmbeddingsRespo
 from streams.follow import follow_topic
 from streams.invoker import now_us
 from streams.metrics import Metrics
-from streams.reload import config_of, config_version, needs_restart
+from streams.reload import config_version, needs_restart, newer_config
 from streams.stages.route import check_model_allowed
 from streams.tracing import new_trace_id, parse_traceparent, request_span_id, traceparent
 from turnout.client import ReplyStream, TurnoutClient
@@ -136,17 +136,16 @@ class Ingress:
     def take_up(self, event: object) -> bool:
         """A config another gateway's admin API published on the config topic (``streams.reload``):
         taken up if it is newer than this process's and needs no restart; whether it was."""
-        if not isinstance(event, ConfigEvent) or event.version == self.version:
-            return False
-        if event.published_at_us < self.read_at_us:
-            return False
         try:
-            fresh = config_of(event)
+            fresh = newer_config(event, self.version, self.read_at_us)
+            if fresh is None:
+                return False
+            assert isinstance(event, ConfigEvent)
             blocked = needs_restart(self.config, fresh)
             if not blocked:
                 self.replace_config(fresh, event.version)
-        except (ConfigError, TurnoutError) as exc:  # a key secret that this host cannot read, say
-            log.error("config %s cannot be taken up; keeping %s: %s", event.version, self.version, exc)
+        except (ConfigError, TurnoutError) as exc:  # a bad edit, a key secret this host cannot read
+            log.error("a published config cannot be taken up; keeping %s: %s", self.version, exc)
             return False
         if blocked:
             log.error("config %s changes %s: restart to take it up; keeping %s", event.version, blocked, self.version)
