@@ -136,19 +136,21 @@ class Ingress:
     def take_up(self, event: object) -> bool:
         """A config another gateway's admin API published on the config topic (``streams.reload``):
         taken up if it is newer than this process's and needs no restart; whether it was."""
+        if not isinstance(event, ConfigEvent):
+            return False
         try:
             fresh = newer_config(event, self.version, self.read_at_us)
             if fresh is None:
                 return False
-            assert isinstance(event, ConfigEvent)
             blocked = needs_restart(self.config, fresh)
-            if not blocked:
-                self.replace_config(fresh, event.version)
+            if blocked:
+                log.error(
+                    "config %s changes %s: restart to take it up; keeping %s", event.version, blocked, self.version
+                )
+                return False
+            self.replace_config(fresh, event.version)
         except (ConfigError, TurnoutError) as exc:  # a bad edit, a key secret this host cannot read
-            log.error("a published config cannot be taken up; keeping %s: %s", self.version, exc)
-            return False
-        if blocked:
-            log.error("config %s changes %s: restart to take it up; keeping %s", event.version, blocked, self.version)
+            log.error("config %s cannot be taken up; keeping %s: %s", event.version, self.version, exc)
             return False
         log.info("took up config %s from %s", event.version, event.source or "the admin API")
         return True
@@ -319,7 +321,6 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
     metrics = Metrics()
     in_flight = [0]
     metrics.gauge_from("turnout_http_in_flight", lambda: [({}, in_flight[0])])
-
     metrics.gauge_from("turnout_config_info", lambda: [({"version": ingress.version}, 1.0)])
 
     @contextlib.asynccontextmanager

@@ -84,6 +84,9 @@ class GatewayConfig(_Model):
         return self
 
 
+FETCH_MAX_WAIT_MS = 50  # see KafkaConfig.fetch_max_wait_ms
+
+
 class KafkaConfig(_Model):
     bootstrap: str = "127.0.0.1:19092"
     topic_prefix: str = Field("turnout", pattern=r"^[A-Za-z0-9._-]+$")
@@ -91,7 +94,7 @@ class KafkaConfig(_Model):
     consumer_group: str = "turnout-stages"
     session_timeout_ms: int = Field(6000, ge=1000)
     fetch_max_wait_ms: int = Field(
-        50,
+        FETCH_MAX_WAIT_MS,
         ge=0,
         description=(
             "How long the broker holds a worker's fetch when there is nothing to read. A message that "

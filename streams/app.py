@@ -19,7 +19,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from schemas.codec import EventCodec, UndecodableEvent
-from schemas.config import TurnoutConfig
+from schemas.config import FETCH_MAX_WAIT_MS, TurnoutConfig
 from schemas.events import AttemptEvent, BudgetEvent, CacheFill, UsageEvent
 from streams.agents import StageHandler
 from streams.alerts import WebhookSender
@@ -52,7 +52,7 @@ RESYNC_S = 5.0  # how often each worker publishes its ledger totals to Redis aga
 class TurnoutApp(faust.App):
     """faust.App with the low-latency consumer transport."""
 
-    fetch_max_wait_ms: int = 50
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -92,11 +92,11 @@ def config_of(event: ConfigEvent) -> TurnoutConfig:
     return parse_config(data, source=f"config event {event.version}")
 
 
-def newer_config(event: object, version: str, read_at_us: int) -> TurnoutConfig | None:
+def newer_config(event: ConfigEvent, version: str, read_at_us: int) -> TurnoutConfig | None:
     """The config ``event`` carries, when it is news to a process running ``version`` since it read
-    its file at ``read_at_us``; ``None`` for the same version, an older event, or any other event.
-    ``ConfigError`` if it does not parse."""
-    if not isinstance(event, ConfigEvent) or event.version == version or event.published_at_us < read_at_us:
+    its file at ``read_at_us``; ``None`` for the same version or an older event. ``ConfigError`` if
+    it does not parse."""
+    if event.version == version or event.published_at_us < read_at_us:
         return None
     return config_of(event)
 
@@ -121,14 +121,15 @@ class ConfigReloader:
 
     def apply(self, event: Any) -> bool:
         """Take up ``event``'s config if it is newer and can be; whether it was taken up."""
+        if not isinstance(event, ConfigEvent):
+            return False
         try:
             fresh = newer_config(event, self.version, self.read_at_us)
         except ConfigError as exc:
-            log.error("a published config does not parse; keeping %s: %s", self.version, exc)
+            log.error("config %s does not parse; keeping %s: %s", event.version, self.version, exc)
             return False
         if fresh is None:
             return False
-        assert isinstance(event, ConfigEvent)
         # the topology is the worker's own: its flags (--web-port, --layout) override the file's, and
         # the admin API has refused a file that changes it
         blocked = needs_restart(self.config, fresh, ignore=("topology",))

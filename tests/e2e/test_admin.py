@@ -39,12 +39,20 @@ def _admin(config: TurnoutConfig, method: str, path: str, token: str | None = AD
     return httpx.request(method, url, headers=headers, timeout=30, **kw)
 
 
-def _chat(stack: Stack, key: str, model: str = "best-cheap-chat", text: str = "hi") -> int:
+def _add_key(data: dict[str, Any], key_id: str, secret: str, user: str) -> None:
+    """A virtual key of acme's, for best-cheap-chat only, added to the config ``data``."""
+    entry = {"id": key_id, "key_sha256": hash_key(secret), "tenant": "acme", "team": "t", "user": user}
+    data["keys"].append({**entry, "models": ["best-cheap-chat"]})
+
+
+def _chat(stack: Stack | str, key: str, model: str = "best-cheap-chat", text: str = "hi") -> int:
     return _answer(stack, key, model, text)[0]
 
 
-def _answer(stack: Stack, key: str, model: str, text: str) -> tuple[int, str]:
-    sdk = openai.OpenAI(base_url=stack.base_url, api_key=key, max_retries=0, timeout=30)
+def _answer(stack: Stack | str, key: str, model: str, text: str) -> tuple[int, str]:
+    """Status and text of one chat completion from ``stack``'s gateway, or from the one at a base URL."""
+    base_url = stack if isinstance(stack, str) else stack.base_url
+    sdk = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
     try:
         reply = sdk.chat.completions.create(model=model, messages=[{"role": "user", "content": text}])
     except openai.APIStatusError as exc:
@@ -52,12 +60,26 @@ def _answer(stack: Stack, key: str, model: str, text: str) -> tuple[int, str]:
     return 200, reply.choices[0].message.content or ""
 
 
+def _versions_at(metrics_url: str) -> set[str]:
+    text = httpx.get(metrics_url, timeout=10).text
+    return set(re.findall(r'turnout_config_info\{version="([0-9a-f]+)"\} 1', text))
+
+
 def _worker_versions(stack: Stack) -> set[str]:
-    found = set()
-    for i in range(2):
-        text = httpx.get(stack.worker_metrics_url(i), timeout=10).text
-        found |= set(re.findall(r'turnout_config_info\{version="([0-9a-f]+)"\} 1', text))
-    return found
+    return _versions_at(stack.worker_metrics_url(0)) | _versions_at(stack.worker_metrics_url(1))
+
+
+def _gateway_versions(base_url: str) -> set[str]:
+    return _versions_at(base_url.removesuffix("/v1") + "/metrics")
+
+
+def _reload(config: TurnoutConfig, path: Path, data: dict[str, Any]) -> str:
+    """Write ``data`` as the config file and reload it; the version the admin API took up."""
+    path.write_text(yaml.safe_dump(data))
+    reloaded = _admin(config, "POST", "/admin/reload")
+    assert reloaded.status_code == 200, reloaded.text
+    version: str = reloaded.json()["version"]
+    return version
 
 
 def test_its_own_port_and_token(gateway: tuple[Stack, TurnoutConfig]) -> None:
@@ -90,16 +112,7 @@ def test_a_reload_takes_a_good_file_and_refuses_a_bad_one(gateway: tuple[Stack, 
     original = path.read_text()
     data = yaml.safe_load(original)
     assert _chat(stack, NEW_KEY) == 401
-    data["keys"].append(
-        {
-            "id": "added",
-            "key_sha256": hash_key(NEW_KEY),
-            "tenant": "acme",
-            "team": "t",
-            "user": "new",
-            "models": ["best-cheap-chat"],
-        }
-    )
+    _add_key(data, "added", NEW_KEY, user="new")
     try:
         path.write_text(yaml.safe_dump(data))
         reloaded = _admin(config, "POST", "/admin/reload")
@@ -126,10 +139,7 @@ def test_a_reload_reaches_both_workers_without_a_restart(gateway: tuple[Stack, T
     data["models"]["smart-chat"]["guardrails"] = {"banned": {"action": "block", "keywords": ["project kestrel"]}}
     data["models"]["reloaded-chat"] = {"deployments": ["sim-gpt-4o-mini"]}  # a route added
     try:
-        path.write_text(yaml.safe_dump(data))
-        reloaded = _admin(config, "POST", "/admin/reload")
-        assert reloaded.status_code == 200, reloaded.text
-        version = reloaded.json()["version"]
+        version = _reload(config, path, data)
         wait_until(lambda: _worker_versions(stack) == {version}, 30, "both workers on the new config")
         for i in range(8):  # over both partitions, so both workers answer some
             assert _answer(stack, "sk-turnout-demo", "smart-chat", f"after {i}") == (
@@ -155,58 +165,32 @@ def test_a_reload_reaches_both_workers_without_a_restart(gateway: tuple[Stack, T
     assert _answer(stack, "sk-turnout-demo", "smart-chat", "back")[1] == "Simulated reply from gpt-4o: back"
 
 
-def _versions_at(base_url: str) -> set[str]:
-    text = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=10).text
-    return set(re.findall(r'turnout_config_info\{version="([0-9a-f]+)"\} 1', text))
-
-
-def _status(base_url: str, key: str) -> int:
-    sdk = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
-    try:
-        sdk.chat.completions.create(model="best-cheap-chat", messages=[{"role": "user", "content": "hi"}])
-    except openai.APIStatusError as exc:
-        return exc.status_code
-    return 200
-
-
 def test_a_reload_through_one_gateway_reaches_another(gateway: tuple[Stack, TurnoutConfig]) -> None:
     stack, config = gateway
     second = stack.start_gateway("gateway-2", port=free_port(), admin_port=0)  # no admin API of its own
     wait_until(lambda: _healthy(second), 60, "the second gateway")
     key = "sk-turnout-seen-by-every-gateway"
-    assert _status(second, key) == 401
+    assert _chat(second, key) == 401
     path = Path(stack.config_path)
     original = path.read_text()
     data = yaml.safe_load(original)
-    data["keys"].append(
-        {
-            "id": "everywhere",
-            "key_sha256": hash_key(key),
-            "tenant": "acme",
-            "team": "t",
-            "user": "u2",
-            "models": ["best-cheap-chat"],
-        }
-    )
+    _add_key(data, "everywhere", key, user="u2")
     try:
-        path.write_text(yaml.safe_dump(data))
-        reloaded = _admin(config, "POST", "/admin/reload")
-        assert reloaded.status_code == 200, reloaded.text
-        version = reloaded.json()["version"]
-        wait_until(lambda: _versions_at(second) == {version}, 30, "the second gateway on the new config")
-        assert _status(second, key) == 200 and _status(stack.base_url, key) == 200
-        assert _versions_at(stack.base_url) == {version}
+        version = _reload(config, path, data)
+        wait_until(lambda: _gateway_versions(second) == {version}, 30, "the second gateway on the new config")
+        assert _chat(second, key) == 200 and _chat(stack, key) == 200
+        assert _gateway_versions(stack.base_url) == {version}
         data["topology"]["concurrency"] = 7  # refused by the admin API: nothing is published
         path.write_text(yaml.safe_dump(data))
         assert _admin(config, "POST", "/admin/reload").status_code == 409
-        assert _versions_at(second) == {version} and _status(second, key) == 200
+        assert _gateway_versions(second) == {version} and _chat(second, key) == 200
     finally:
         path.write_text(original)
     restored = _admin(config, "POST", "/admin/reload")
     assert restored.status_code == 200
-    wait_until(lambda: _versions_at(second) == {restored.json()["version"]}, 30, "the second gateway back")
-    assert _status(second, key) == 401  # the key is gone from both
-    assert _status(stack.base_url, key) == 401
+    wait_until(lambda: _gateway_versions(second) == {restored.json()["version"]}, 30, "the second gateway back")
+    assert _chat(second, key) == 401  # the key is gone from both
+    assert _chat(stack, key) == 401
 
 
 def _healthy(base_url: str) -> bool:
