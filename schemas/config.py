@@ -135,7 +135,7 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class SinkConfig(_Model):
-    batch_rows: int = Field(500, ge=1)
+    batch_rows: int = Field(10_000, ge=1, description="Or after batch_ms; each flush is a part per table.")
     batch_ms: int = Field(1000, ge=1, description="Off the request path: fewer, larger inserts cost less CPU.")
     query_host: str = "127.0.0.1"
     query_port: int = Field(8124, ge=0, le=65535)
