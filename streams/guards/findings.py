@@ -7,6 +7,7 @@ keeps the more specific finding, then the longer one, so that every span of text
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ __all__ = [
     "SECRET_TYPES",
     "US_SSN",
     "Finding",
+    "has_digit",
     "resolve_overlaps",
 ]
 
@@ -38,6 +40,18 @@ API_KEY = "API_KEY"
 PRIVATE_KEY = "PRIVATE_KEY"
 PASSWORD = "PASSWORD"
 BANNED = "BANNED"
+
+_DIGIT = re.compile(r"\d")
+
+
+def has_digit(text: str) -> bool:
+    """Whether ``text`` holds a decimal digit (``\\d``, of any script). The detectors of numbers (cards,
+    SSNs, IBANs, IP addresses, phones) return at once for a text without one: a regex that finds
+    nothing still costs 20-40 µs on a 2 KB prompt, ``str.__contains__`` well under one."""
+    if text.isascii():
+        return any(d in text for d in "0123456789")
+    return _DIGIT.search(text) is not None
+
 
 PII_TYPES = frozenset({EMAIL, PHONE, CREDIT_CARD, US_SSN, IBAN, IP_ADDRESS})
 SECRET_TYPES = frozenset({API_KEY, PRIVATE_KEY, PASSWORD})

@@ -59,7 +59,10 @@ class InjectionRule:
 
     def may_fire(self, present: frozenset[str]) -> bool:
         """Whether the text holds (``present``) a trigger of every group, as any match would."""
-        return all(not group.isdisjoint(present) for group in self.triggers)
+        for group in self.triggers:  # noqa: SIM110 (a loop is 4x faster than all() over a generator; every rule, every text)
+            if group.isdisjoint(present):
+                return False
+        return True
 
 
 def rule(

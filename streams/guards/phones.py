@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 import phonenumbers
 from phonenumbers import Leniency, PhoneNumberMatcher
 
-from streams.guards.findings import PHONE, Finding
+from streams.guards.findings import PHONE, Finding, has_digit
 
 __all__ = ["DEFAULT_PHONE_REGIONS", "find_phones"]
 
@@ -58,6 +58,8 @@ def find_phones(
     skip: Sequence[Finding] = (),
 ) -> list[Finding]:
     """Valid phone numbers of ``regions`` (and any with a country code), leaving out runs inside ``skip``."""
+    if not has_digit(text):
+        return []
     found: dict[tuple[int, int], Finding] = {}
     for start, end in _windows(text):
         raw = text[start:end]

@@ -107,3 +107,32 @@ def test_findings_are_sorted_and_disjoint() -> None:
     findings = find_pii(text)
     assert [f.type for f in findings] == ["US_SSN", "CREDIT_CARD", "EMAIL", "IP_ADDRESS", "PHONE"]
     assert all(a.end <= b.start for a, b in itertools.pairwise(findings))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no numbers here, only words", False),
+        ("order 7", True),
+        ("Grüße, keine Ziffern", False),  # not ASCII, no digit
+        ("رقم ٤١١١", True),  # Arabic-Indic digits are \d as well
+        ("", False),
+    ],
+)
+def test_has_digit_agrees_with_the_regex_digit_class(text: str, expected: bool) -> None:
+    from streams.guards.findings import has_digit
+
+    assert has_digit(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4111111111111111", [("CREDIT_CARD", "4111111111111111")]),  # at the very start of the text
+        ("x4111111111111111", []),  # glued to a word: part of an identifier
+        ("v.4111111111111111", []),
+        ("+4111111111111111", []),  # a phone-like prefix
+    ],
+)
+def test_a_card_must_not_follow_a_word_character(text: str, expected: list[tuple[str, str]]) -> None:
+    assert found(text, frozenset({"CREDIT_CARD"})) == expected
