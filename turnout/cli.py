@@ -92,6 +92,10 @@ def _has(module: str) -> bool:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if args.loop == "uvloop":  # before any loop exists: the worker's, and its consumer thread's
+        import mode.loop
+
+        mode.loop.use("uvloop")
     from faust.worker import Worker
 
     from streams.app import build_app
@@ -256,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--layout", choices=["split", "fused"])
     p.add_argument("--web-port", type=int, help="serve /metrics here (loopback); overrides topology.web_port")
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the event loop (uvloop: about a tenth less CPU per request than asyncio's own)",
+    )
     p.set_defaults(func=cmd_worker)
     with_config("sink", "run the ClickHouse sink").set_defaults(func=cmd_sink)
     p = sub.add_parser("simulate", help="run the provider simulator")
