@@ -106,7 +106,11 @@ class ClickHouseSink:
                 "group.id": f"{self.config.kafka.topic_prefix}-clickhouse-sink",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
-                "fetch.wait.max.ms": 50,
+                # the sink inserts once a second: it need not fetch every few messages, and each fetch
+                # costs the broker and the sink a round trip (under load: hundreds a second, a few
+                # records each)
+                "fetch.min.bytes": 64 * 1024,
+                "fetch.wait.max.ms": 200,
                 "session.timeout.ms": 30000,  # no hurry to rebalance the sink; a busy broker must not evict it
             }
         )
