@@ -8,7 +8,6 @@ runs one worker; run two or more (and two or more partitions) to use more than o
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import time
@@ -61,12 +60,6 @@ class TurnoutApp(faust.App):
 
     def _new_transport(self) -> Any:
         return LowLatencyTransport(self.conf.broker_consumer, self)
-
-    async def on_started(self) -> None:
-        await super().on_started()
-        # what start-up made (the config, the detectors' tables, the injection model) lives as long as
-        # the process: frozen, the collector stops re-reading it in every full collection
-        gc.freeze()
 
     async def on_stop(self) -> None:
         await super().on_stop()
