@@ -1,6 +1,6 @@
 """Where a sequential request's added latency goes: each stage, and each Kafka hop between them.
 
-    python -m bench.hops [--layout split] [--workers 2] [--requests 300] [--stream]
+    python -m bench.hops [--layout split] [--workers 2] [--requests 300] [--stream] [--pause-ms 20]
 
 Starts the simulator and one Turnout stack as the benchmark does (``bench.systems``), sends
 ``--requests`` requests one at a time with the benchmark's HTTP client (0 ms upstream, the 2 KB
@@ -17,6 +17,10 @@ so a request's time splits into:
   a Kafka hop and the guard; fused: the guard),
 - ``reply -> client``: from the answer to the client having read the reply (the record and the reply
   produced, the reply topic, the gateway's reply consumer, the HTTP response).
+
+``--pause-ms`` waits that long before each request: in the benchmark's sequential cell a system is
+idle while the four others answer, and a request that finds the processes on its path idle takes
+longer (``bench/README.md``, "What was tried").
 
 Prints p50, p90 and p99 of each part in ms. Not a benchmark cell: it explains the ``sequential`` cell's
 figures; the benchmark's own numbers come from ``python -m bench``.
@@ -38,13 +42,17 @@ from bench.systems import TURNOUT_KEY, alone
 from bench.workload import chat_body, gateway_model, upstream_model
 
 
-async def _send_each(requests: list[PreparedRequest]) -> list[tuple[float, float, str | None, float, float | None]]:
-    """Each request in turn: (sent, received) wall-clock µs, its ``x-request-id``, its latency and its
-    time to the first content chunk in ms (streams only)."""
+async def _send_each(
+    requests: list[PreparedRequest], pause_s: float = 0.0
+) -> list[tuple[float, float, str | None, float, float | None]]:
+    """Each request in turn (after ``pause_s`` of quiet): (sent, received) wall-clock µs, its
+    ``x-request-id``, its latency and its time to the first content chunk in ms (streams only)."""
     client = RawClient(timeout_s=30)
     out = []
     try:
         for request in requests:
+            if pause_s:
+                await asyncio.sleep(pause_s)
             sent = time.time() * 1e6
             outcome = await client.send(request)
             received = time.time() * 1e6
@@ -84,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--stream", action="store_true", help="streaming requests (the parts end at the last chunk)")
+    p.add_argument(
+        "--pause-ms",
+        type=float,
+        default=0.0,
+        help="quiet before each request (the benchmark's rounds leave each system idle between its requests)",
+    )
     args = p.parse_args(argv)
     from turnout.analytics import run_sql
 
@@ -95,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         direct_url = f"{simulator.system.base_url}/chat/completions"
         direct = PreparedRequest("direct", direct_url, {"Authorization": "Bearer x"}, direct_body, args.stream)
         asyncio.run(_send_each([turnout, direct] * 20))  # warm-up: connections, caches, the first requests' slow paths
-        rounds = asyncio.run(_send_each([turnout, direct] * args.requests))
+        rounds = asyncio.run(_send_each([turnout, direct] * args.requests, args.pause_ms / 1000))
         measured = rounds[0::2]
         direct_ms = [r[3] for r in rounds[1::2]]
         ids = [r[2] for r in measured if r[2]]
@@ -124,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                     parts[name].append(ms)
         print(
             f"{args.layout}, {args.workers} workers, {len(found)} of {len(measured)} requests found, "
-            f"0 ms upstream{', streaming' if args.stream else ''}; "
+            f"0 ms upstream{', streaming' if args.stream else ''}"
+            f"{f', {args.pause_ms:g} ms pause before each request' if args.pause_ms else ''}; "
             f"direct call p50 {statistics.median(direct_ms):.2f} ms"
         )
         if args.stream:

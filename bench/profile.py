@@ -1,6 +1,6 @@
 """Where a Turnout stack's CPU goes under load: py-spy on every process at once.
 
-    python -m bench.profile [--layout fused] [--workers 2] [--concurrency 50] [--delay 60] [--seconds 15]
+    python -m bench.profile [--layout fused] [--workers 2] [--concurrency 50] [--delay 60] [--seconds 15] [--cpu]
 
 Starts the simulator and one Turnout stack as the benchmark does (``bench.systems``), drives it with
 the benchmark's load generator (closed loop), and records each process (gateway, workers, sink) with
@@ -8,17 +8,25 @@ the benchmark's load generator (closed loop), and records each process (gateway,
 functions with the most samples on the stack (inclusive) and at the top of it (self), and keeps the
 folded stacks in ``.run/bench/profile/``. py-spy is a dev dependency; it samples from outside the
 process (``--nonblocking``), so the profile costs the stack next to nothing.
+
+``--cpu`` reads ``/proc`` instead: each process's CPU time (user and system) over ``--seconds`` of
+load, divided by the requests completed in that time. The stack's processes, the Kafka broker and
+the load generator are listed; the simulator runs alone and is left out.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
+from bench.procstat import CLOCK_TICKS
 from bench.systems import alone
 from bench.workload import System, target_id, write_targets
 
@@ -60,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--delay", type=int, default=60, choices=[0, 60])
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--cpu", action="store_true", help="CPU per request of each process (from /proc), not py-spy")
     args = p.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -95,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                 break
         else:
             raise RuntimeError("the load generator ended before its window started")
+        if args.cpu:
+            return _cpu_per_request(stack.processes, load, args.seconds)
         spies = {
             name: subprocess.Popen(
                 [
@@ -123,6 +134,37 @@ def main(argv: list[str] | None = None) -> int:
         print(out.decode().strip().splitlines()[-1][:400])
         for name in spies:
             print(f"\n{name}\n{summarize(OUT / f'{name}.txt', args.top)}")
+    return 0
+
+
+def _user_system_s(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a whole process (every thread), from ``/proc/<pid>/stat``."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS
+
+
+def _cpu_per_request(processes: dict[str, Any], load: subprocess.Popen[bytes], seconds: float) -> int:
+    pids = {name: proc.pid for name, proc in processes.items()}
+    try:
+        pids["kafka"] = int((ROOT / ".run" / "kafka.pid").read_text().strip())
+    except (OSError, ValueError):
+        print("no .run/kafka.pid: the broker is left out")
+    pids["load generator"] = load.pid
+    before = {name: _user_system_s(pid) for name, pid in pids.items()}
+    started = time.monotonic()
+    time.sleep(seconds)
+    after = {name: _user_system_s(pid) for name, pid in pids.items()}
+    elapsed = time.monotonic() - started
+    out, _ = load.communicate(timeout=seconds + 120)
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    rps = result["throughput_rps"]
+    print(f"{rps} requests/s, {result['errors']} errors; CPU per request over {elapsed:.1f} s:")
+    print(f"  {'process':<16} {'user µs':>9} {'system µs':>10}")
+    requests = rps * elapsed
+    for name in pids:
+        user, system = (1e6 * (a - b) / requests for a, b in zip(after[name], before[name], strict=True))
+        print(f"  {name:<16} {user:9.0f} {system:10.0f}")
     return 0
 
 
