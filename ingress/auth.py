@@ -5,7 +5,8 @@ Keys are compared by SHA-256 hash; the secret itself is neither stored nor logge
 
 from __future__ import annotations
 
-from schemas.config import TurnoutConfig, VirtualKeyConfig, hash_key, resolve_secrets
+from schemas.config import TurnoutConfig, VirtualKeyConfig, hash_key
+from schemas.credentials import resolve_secrets
 from schemas.errors import AuthenticationFailed
 from schemas.events import Caller
 

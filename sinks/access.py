@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.config import TurnoutConfig, hash_key, resolve_readers, sink_client_token
+from schemas.config import TurnoutConfig, hash_key
+from schemas.credentials import resolve_readers, sink_client_token
 
 __all__ = ["OPEN", "QueryRefused", "Reader", "Readers", "TenantScope", "client_headers"]
 

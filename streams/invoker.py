@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from schemas.config import ProviderConfig, RetryConfig, TurnoutConfig, provider_secret
+from schemas.config import ProviderConfig, RetryConfig, TurnoutConfig
+from schemas.credentials import provider_secret
 from schemas.errors import AllDeploymentsFailed, CircuitOpen, GatewayTimeout, TurnoutError
 from schemas.events import (
     Attempt,

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from schemas.config import ModerationConfig, ProviderConfig, provider_api_key
+from schemas.config import ModerationConfig, ProviderConfig
+from schemas.credentials import provider_api_key
 
 __all__ = ["ModerationClient", "ModerationVerdict"]
 

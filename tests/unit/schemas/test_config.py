@@ -18,9 +18,8 @@ from schemas.config import (
     hash_key,
     load_config,
     parse_config,
-    provider_api_key,
-    resolve_secrets,
 )
+from schemas.credentials import provider_api_key, resolve_secrets
 
 EXAMPLE = Path(schemas.config.__file__).resolve().parents[1] / "config" / "turnout.yaml"
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from schemas.config import ConfigError, TurnoutConfig, hash_key, resolve_readers
+from schemas.config import ConfigError, TurnoutConfig, hash_key
 from schemas.config import parse_config as _parse
+from schemas.credentials import resolve_readers
 from sinks.access import OPEN, Reader, Readers, presented_token
 
 EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[3] / "config" / "turnout.yaml").read_text())
