@@ -7,11 +7,13 @@ import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-__all__ = ["kafka_broker_version", "machine_info", "versions"]
+__all__ = ["kafka_broker_version", "machine_info", "services_problem", "versions"]
 
 
 def _cpu_model(cpuinfo: str) -> str | None:
@@ -98,3 +100,18 @@ def versions(root: Path, litellm_python: Path | None) -> dict[str, Any]:
         "uvloop": _dist("uvloop"),
         "litellm": litellm,
     }
+
+
+def services_problem(config: dict[str, Any]) -> str | None:
+    """Why Kafka or Redis of ``config`` cannot be reached, or ``None`` when both answer."""
+    redis = urlparse(config["redis"]["url"])
+    for what, host, port in (
+        ("Kafka", *config["kafka"]["bootstrap"].split(",")[0].rsplit(":", 1)),
+        ("Redis", redis.hostname or "127.0.0.1", str(redis.port or 6379)),
+    ):
+        try:
+            with socket.create_connection((host, int(port)), timeout=2):
+                pass
+        except OSError:
+            return f"{what} is not reachable at {host}:{port}"
+    return None

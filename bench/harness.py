@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import time
@@ -32,14 +31,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import orjson
 import yaml
 
 from bench.cells import CellRun, LoadgenError, merge_loop_runs, run_loadgen
-from bench.environment import machine_info, versions
+from bench.environment import machine_info, services_problem, versions
 from bench.fault import (
     FaultInjector,
     Sample,
@@ -51,7 +49,7 @@ from bench.fault import (
     scenario,
 )
 from bench.litellm_env import LiteLLMEnv
-from bench.plan import Plan, full_plan, quick_plan
+from bench.plan import METHOD, Plan, full_plan, quick_plan
 from bench.procstat import ProcessSampler
 from bench.report import render
 from bench.results import (
@@ -76,22 +74,6 @@ from turnout.stack import wait_until
 __all__ = ["BenchOptions", "run_bench"]
 
 SCHEMA = "turnout-bench/1"
-METHOD = {
-    "sequential": "one request at a time; each round sends one request to every system, the order rotated "
-    "per round; added latency = system minus direct in the same round; every system running",
-    "loops": "one system at a time, the order rotated per cell; the other Turnout stacks' gateways and "
-    "workers frozen (SIGSTOP), their sinks and LiteLLM running idle; open-loop latency counted from the "
-    "scheduled send time",
-    "cpu": "utime+stime from /proc/<pid>/stat, read at the load generator's window edges",
-    "memory": "VmHWM (peak RSS) from /proc/<pid>/status; group sums sampled every 0.25 s",
-    "turnout_config": "config/turnout.yaml with its own topic prefix, ports, chDB path, layout, "
-    "kafka.session_timeout_ms 120000 (so frozen workers keep their group), bench-<ms>ms models; with the "
-    "fault scenario also its model (primary, backup) and breakers failure_threshold 3, open_s 2",
-    "fault": "open loop at a fixed rate in three equal thirds on a model with a primary and a backup "
-    "deployment (simulator models of the same delay); the primary answers 503 during the middle third "
-    "(simulator fault rule); per third: requests, success rate, latency of the good ones from the "
-    "scheduled send time, and from ClickHouse (by x-request-id) the deployment that answered",
-}
 SERVICES = {"kafka_s": "kafka", "redis_s": "redis", "simulator_s": "simulator"}
 READY_TIMEOUT_S = 180.0
 WARMUP_REQUESTS = 5
@@ -130,7 +112,7 @@ def run_bench(options: BenchOptions) -> int:
         plan = plan.with_overrides(litellm_workers=())
     root = options.root.resolve()
     base_config = yaml.safe_load((root / "config" / "turnout.yaml").read_text())
-    problem = _services_problem(base_config)
+    problem = services_problem(base_config)
     if problem:
         print(f"bench: {problem}; run scripts/services.sh up (make bench does)", flush=True)
         return 2
@@ -152,20 +134,6 @@ def run_bench(options: BenchOptions) -> int:
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
-
-
-def _services_problem(config: dict[str, Any]) -> str | None:
-    redis = urlparse(config["redis"]["url"])
-    for what, host, port in (
-        ("Kafka", *config["kafka"]["bootstrap"].split(",")[0].rsplit(":", 1)),
-        ("Redis", redis.hostname or "127.0.0.1", str(redis.port or 6379)),
-    ):
-        try:
-            with socket.create_connection((host, int(port)), timeout=2):
-                pass
-        except OSError:
-            return f"{what} is not reachable at {host}:{port}"
-    return None
 
 
 class BenchRun:

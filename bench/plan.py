@@ -6,7 +6,25 @@ import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-__all__ = ["Plan", "full_plan", "quick_plan"]
+__all__ = ["METHOD", "Plan", "full_plan", "quick_plan"]
+
+# how the cells measure, written into every result file
+METHOD = {
+    "sequential": "one request at a time; each round sends one request to every system, the order rotated "
+    "per round; added latency = system minus direct in the same round; every system running",
+    "loops": "one system at a time, the order rotated per cell; the other Turnout stacks' gateways and "
+    "workers frozen (SIGSTOP), their sinks and LiteLLM running idle; open-loop latency counted from the "
+    "scheduled send time",
+    "cpu": "utime+stime from /proc/<pid>/stat, read at the load generator's window edges",
+    "memory": "VmHWM (peak RSS) from /proc/<pid>/status; group sums sampled every 0.25 s",
+    "turnout_config": "config/turnout.yaml with its own topic prefix, ports, chDB path, layout, "
+    "kafka.session_timeout_ms 120000 (so frozen workers keep their group), bench-<ms>ms models; with the "
+    "fault scenario also its model (primary, backup) and breakers failure_threshold 3, open_s 2",
+    "fault": "open loop at a fixed rate in three equal thirds on a model with a primary and a backup "
+    "deployment (simulator models of the same delay); the primary answers 503 during the middle third "
+    "(simulator fault rule); per third: requests, success rate, latency of the good ones from the "
+    "scheduled send time, and from ClickHouse (by x-request-id) the deployment that answered",
+}
 
 
 @dataclass(frozen=True, slots=True)
