@@ -214,6 +214,9 @@ def test_spend_per_caller_and_model_in_clickhouse_is_the_sum_of_request_costs(
         "WHERE tenant = 'acme' AND status = 200 GROUP BY user, team, feature, logical_model "
         "ORDER BY feature, logical_model"
     )
+    # every one of this test's requests has its row first: before they land, both sides agree on older rows
+    landed = f"SELECT count() FROM {{db}}.requests FINAL WHERE feature = 'sum-{RUN}'"
+    wait_until(lambda: rows(config, landed) == [[10]], 30, "the 10 requests' rows")
     wait_until(lambda: rows(config, by_usage) == rows(config, by_request), 30, "usage and request rows agree")
     spend = {(f, m): c for _, _, f, m, c in rows(config, by_usage)}
     assert spend[(f"sum-{RUN}", "best-cheap-chat")] > 0 and spend[(f"sum-{RUN}", "smart-chat")] > 0
