@@ -156,8 +156,9 @@ class Guards:
         return finish(event, self._clock(), response=response, cost_usd=cost, guard_action=action, guard_us=guard_us)
 
     async def stream_guard(self, event: StageEvent) -> StreamGuard | None:
-        """The guard a streamed reply passes chunk by chunk: the content filter, and the caller's
-        values put back; None when neither applies (then nothing is held back)."""
+        """The guard a streamed reply passes chunk by chunk: a blocking content filter, and the caller's
+        values put back; None when neither applies (then nothing is held back: a flagging filter
+        sees the whole reply at the end, in the output guard)."""
         policy = self._policy(event.envelope.request.model)
         if policy is None:
             return None
@@ -166,9 +167,10 @@ class Guards:
         redacted = event.input_guard is not None and event.input_guard.action == "redact"
         if policy.pii.restore and redacted and self._vault is not None:
             placeholders = await self._vault.take(event.envelope.request_id)
-        if content is None and not placeholders:
+        blocking = content is not None and policy.content.action == "block"
+        if not blocking and not placeholders:
             return None
-        return StreamGuard(content, policy.content.action == "block", placeholders)
+        return StreamGuard(content if blocking else None, blocking, placeholders)
 
     async def stream_stopped(self, event: StageEvent, error: GuardrailBlocked, emitter: Emitter) -> Answer:
         """A stream the content filter stopped on its way: recorded, and answered with the error."""

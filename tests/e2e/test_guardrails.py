@@ -35,6 +35,7 @@ def gateway(make_config: Any) -> Iterator[tuple[Stack, TurnoutConfig]]:
     models = {
         "guarded-chat": {"deployments": ["sim-gpt-4o-mini"], "guardrails": GUARDS},
         "restore-chat": {"deployments": ["sim-gpt-4o-mini"], "guardrails": {"pii": {"restore": True}}},
+        "plain-chat": {"deployments": ["sim-gpt-4o-mini"]},
     }
     with running_stack(make_config, workers=2, models=models) as run:
         yield run
@@ -110,6 +111,30 @@ def test_streams_pass_the_output_guardrails_as_they_go(sdk: openai.OpenAI, simul
     streamed = ask(sdk, "restore-chat", text, stream=True).parse()
     content = "".join((c.choices[0].delta.content or "") for c in streamed if c.choices)
     assert content == f"Simulated reply from gpt-4o-mini: {text}".strip()
+
+
+def test_a_flagging_route_holds_no_tokens_back(sdk: openai.OpenAI, simulator_url: str) -> None:
+    # the default guardrails flag harmful output (checked on the whole reply at the end): nothing
+    # is held back, so the first chunk the client gets is the provider's first chunk, although the
+    # provider sends the next one only 300 ms later
+    text = "one two three four five six seven eight nine ten eleven twelve"
+    direct = openai.OpenAI(base_url=f"{simulator_url}/v1", api_key="x", max_retries=0, timeout=30)
+    first_upstream = next(
+        c.choices[0].delta.content
+        for c in direct.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": text}], stream=True
+        )
+        if c.choices and c.choices[0].delta.content
+    )
+    rule = {"model": "gpt-4o-mini", "knobs": {"chunk_interval_ms": 300}, "times": 1}
+    assert httpx.post(f"{simulator_url}/_sim/faults", json=rule).status_code in (200, 201)
+    deltas = [
+        c.choices[0].delta.content
+        for c in ask(sdk, "plain-chat", text, stream=True).parse()
+        if c.choices and c.choices[0].delta.content
+    ]
+    assert deltas[0] == first_upstream and len(deltas) > 1
+    assert "".join(deltas) == f"Simulated reply from gpt-4o-mini: {text}"
 
 
 def test_json_is_validated_asked_for_again_once_then_failed(

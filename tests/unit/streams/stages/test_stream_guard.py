@@ -6,7 +6,7 @@ import pytest
 
 from schemas.errors import GuardrailBlocked
 from streams.guards.content import ContentFilter
-from streams.stages.stream_guard import HOLD, StreamGuard
+from streams.stages.stream_guard import HOLD, PLACEHOLDER_MAX, StreamGuard
 
 CODES = ContentFilter({"secret-codes": ("launch codes",)})
 
@@ -33,9 +33,10 @@ def test_a_pattern_split_across_chunks_stops_the_stream_once() -> None:
     assert guard.feed("more") == "" and guard.finish() == ""  # nothing after the stop
 
 
-def test_a_flagging_route_lets_the_stream_through() -> None:
+def test_a_flagging_route_lets_the_stream_through_without_holding_back() -> None:
     guard = StreamGuard(CODES, block=False, placeholders={})
-    assert run(guard, ["the launch", " codes are secret"]) == "the launch codes are secret"
+    assert guard.feed("the launch") == "the launch"  # the first tokens go at once
+    assert guard.feed(" codes are secret") == " codes are secret" and guard.finish() == ""
 
 
 def test_placeholders_split_across_chunks_are_restored_whole() -> None:
@@ -45,8 +46,18 @@ def test_placeholders_split_across_chunks_are_restored_whole() -> None:
     assert run(guard, chunks) == text.replace("[EMAIL_1]", "ann@example.org")
 
 
+def test_placeholders_alone_hold_back_only_an_unclosed_placeholder() -> None:
+    guard = StreamGuard(None, block=False, placeholders={"[EMAIL_1]": "ann@example.org"})
+    assert guard.feed("Hello, write to ") == "Hello, write to "  # nothing to wait for
+    assert guard.feed("[EMA") == ""  # may be the start of a placeholder
+    assert guard.feed("IL_1] or call") == "ann@example.org or call"
+    # a bracket further back than any placeholder is long is only a bracket
+    assert guard.feed(" [see " + "x" * PLACEHOLDER_MAX) == " [see " + "x" * PLACEHOLDER_MAX
+    assert guard.finish() == ""
+
+
 def test_reset_forgets_a_failed_attempt() -> None:
-    guard = StreamGuard(None, block=False, placeholders={})
+    guard = StreamGuard(CODES, block=True, placeholders={})
     assert guard.feed("half of a first attempt") == ""
     guard.reset()
     assert run(guard, ["the second attempt"]) == "the second attempt"
