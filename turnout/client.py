@@ -7,7 +7,9 @@ and leaves in place on stop: a reply still on its way must find its topic, or th
 would hold it (and the agent awaiting it) for its whole request timeout. Give a long-lived client a
 stable ``instance_id`` to reuse its topic across restarts.
 At most ``max_in_flight`` requests are outstanding at once: ``submit`` waits for room
-(backpressure) rather than piling requests onto the broker.
+(backpressure) rather than piling requests onto the broker. It does not wait for the broker's ack:
+the reply is what the caller waits for, and a request the broker does not take within
+``produce_timeout_s`` ends its reply stream with a 503 (``ServiceUnavailable``) reply instead.
 
 librdkafka (confluent-kafka) does the Kafka work: its delivery reports and the reply consumer run
 on two threads and hand results to the asyncio loop.
@@ -23,7 +25,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -83,7 +85,11 @@ class ReplyStream:
         # its attempts recorded); the client waits a little longer for that answer before its own 504
         remaining = (self.deadline_at_us - _now_us()) / 1e6 + REPLY_GRACE_S
         try:
-            event = await asyncio.wait_for(pending.queue.get(), max(remaining, 0.0))
+            if pending.queue.empty():
+                async with asyncio.timeout(max(remaining, 0.0)):  # a timer, not a task as wait_for makes
+                    event = await pending.queue.get()
+            else:  # a chunk that came while the caller wrote the last one
+                event = pending.queue.get_nowait()
         except TimeoutError:
             event = ReplyEvent(
                 request_id=self.request_id,
@@ -242,17 +248,32 @@ class TurnoutClient:
         )
 
     async def submit(self, event: RequestEvent) -> ReplyStream:
-        """Produce ``event`` (waiting for room, then for the broker's ack) and return its replies."""
+        """Produce ``event`` (waiting for room) and return its replies. The broker's ack is not
+        awaited (it would wake the loop once more per request for nothing): a request the broker does
+        not take gets a 503 reply on its stream. A full producer queue raises ``ServiceUnavailable``."""
         await self._slots.acquire()
         self._pending[event.request_id] = _Pending(asyncio.Queue())
         stream = ReplyStream(self, event.request_id, event.deadline_at_us)
+        loop, request_id = self._loop, event.request_id
+        assert loop is not None, "start() the client first"
+
+        def on_delivery(err: KafkaError | None, _msg: Any) -> None:  # on the producer's poll thread
+            if err is not None:
+                loop.call_soon_threadsafe(self._refused, request_id, err)
+
         try:
             header = traceparent(event.trace_id, request_span_id(event.request_id)) if event.trace_id else None
-            await self._produce(self.topics.requests, event.request_id, self._codec.encode(event), header)
+            self._send(self.topics.requests, request_id, self._codec.encode(event), header, on_delivery)
         except BaseException:
             stream.close()
             raise
         return stream
+
+    def _refused(self, request_id: str, err: KafkaError) -> None:
+        pending = self._pending.get(request_id)
+        if pending is not None:
+            refused = ServiceUnavailable(f"Kafka did not take the request: {err.str()}")
+            pending.queue.put_nowait(ReplyEvent(request_id=request_id, logical_model="", error=refused.to_info()))
 
     async def publish(self, topic: str, key: str, event: Any) -> None:
         """Produce any event to ``topic`` and wait for the broker's ack (feedback, controls)."""
@@ -277,6 +298,12 @@ class TurnoutClient:
         def on_delivery(err: KafkaError | None, _msg: Any) -> None:
             loop.call_soon_threadsafe(_settle, done, err)
 
+        self._send(topic, key, value, trace, on_delivery)
+        await done
+
+    def _send(
+        self, topic: str, key: str, value: bytes, trace: str | None, on_delivery: Callable[[Any, Any], None]
+    ) -> None:
         try:
             headers: list[tuple[str, str | bytes | None]] | None = [("traceparent", trace)] if trace else None
             self._producer.produce(topic, value=value, key=key.encode(), headers=headers, on_delivery=on_delivery)
@@ -284,7 +311,6 @@ class TurnoutClient:
             raise ServiceUnavailable("The gateway's Kafka producer queue is full; try again.") from None
         except KafkaException as exc:
             raise ServiceUnavailable(f"Kafka refused the request: {exc.args[0].str()}") from None
-        await done
 
     # -- threads -------------------------------------------------------------------------------
     def _poll_producer(self) -> None:
