@@ -41,26 +41,13 @@ _PLAIN = frozenset({str, int, float, bool, bytes, type(None), dict})
 
 
 def to_record(obj: Any) -> Any:
-    """A dataclass event as the plain dicts and lists fastavro writes. Each class's field names are
-    looked up once (:func:`_fields_of`): on every message this is as costly as the Avro write."""
+    """A dataclass event as the plain dicts and lists fastavro writes."""
     kind = type(obj)
-    if kind in _PLAIN:
-        return obj
+    if hasattr(kind, "__dataclass_fields__"):
+        return _encoder_for(cast(Any, kind))(obj)
     if kind is list:
         return [to_record(v) for v in obj]
-    if hasattr(kind, "__dataclass_fields__"):
-        return {name: to_record(getattr(obj, name)) for name in _fields_of(kind)}
     return obj
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _fields_of(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
 
 
 def from_record(cls: type[T], data: Any) -> T:
@@ -69,27 +56,93 @@ def from_record(cls: type[T], data: Any) -> T:
     return decoder(data)
 
 
-@cache
-def _decoder_for(tp: Any) -> Callable[[Any], Any]:
+# Each event class gets an encoder and a decoder written out field by field, as ``dataclasses`` writes
+# a class's ``__init__``. Every message pays for these beside fastavro's own work; measured here
+# against a loop over the fields that looked at each value's type: to_record of a RequestRecord
+# 17 -> 4 us, of a RequestEvent 17 -> 4 us; from_record 32 -> 19 and 35 -> 21 us (the rest is the
+# frozen dataclasses' __init__).
+
+
+def _compile(source: str, env: dict[str, Any], name: str) -> Callable[[Any], Any]:
+    exec(source, env)  # the source is built from the field names of our own dataclasses
+    return cast(Callable[[Any], Any], env[name])
+
+
+def _bind(env: dict[str, Any], value: Any) -> str:
+    name = f"_f{len(env)}"
+    env[name] = value
+    return name
+
+
+def _plain(tp: Any) -> bool:
+    """Whether values of ``tp`` go to fastavro and come back from it as they are."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return all(_plain(a) for a in typing.get_args(tp))
+    if origin is list:
+        return _plain(typing.get_args(tp)[0])
+    return origin is dict or tp in _PLAIN
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else convert(v)
+
+
+def _converter(tp: Any, env: dict[str, Any], make: Callable[[Any], Callable[[Any], Any]]) -> str | None:
+    """The name (bound in ``env``) of a function that converts a value of ``tp``; None when the value
+    passes as it is. ``make`` gives a dataclass's converter."""
+    if _plain(tp):
+        return None
     if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
-        plan = [(f.name, _decoder_for(hints[f.name])) for f in dataclasses.fields(tp)]
-
-        def decode_dataclass(data: dict[str, Any]) -> Any:
-            return cast(Any, tp)(**{name: dec(data[name]) for name, dec in plan if name in data})
-
-        return decode_dataclass
+        return _bind(env, make(tp))
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        dec = _decoder_for(inner[0])
-        return lambda v: None if v is None else dec(v)
+        if len(inner) == 1:
+            convert = _converter(inner[0], env, make)
+            return None if convert is None else _bind(env, _optional(env[convert]))
     if origin is list:
-        item = _decoder_for(typing.get_args(tp)[0])
-        return lambda v: [item(x) for x in v]
-    if origin is dict:
-        return dict
-    return lambda v: v
+        item = _converter(typing.get_args(tp)[0], env, make)
+        if item is not None:
+            convert_item = env[item]
+            return _bind(env, lambda v: [convert_item(x) for x in v])
+    return _bind(env, to_record if make is _encoder_for else lambda v: v)
+
+
+@cache
+def _encoder_for(cls: type) -> Callable[[Any], dict[str, Any]]:
+    hints = typing.get_type_hints(cls)
+    env: dict[str, Any] = {}
+    items = []
+    for f in dataclasses.fields(cast(Any, cls)):
+        convert = _converter(hints[f.name], env, _encoder_for)
+        items.append(f"{f.name!r}: {convert}(o.{f.name})" if convert else f"{f.name!r}: o.{f.name}")
+    return _compile(f"def encode(o):\n    return {{{', '.join(items)}}}\n", env, "encode")
+
+
+@cache
+def _decoder_for(tp: Any) -> Callable[[Any], Any]:
+    if not dataclasses.is_dataclass(tp):
+        scope: dict[str, Any] = {}
+        convert = _converter(tp, scope, _decoder_for)
+        return (lambda v: v) if convert is None else cast(Callable[[Any], Any], scope[convert])
+    hints = typing.get_type_hints(tp)
+    fields = dataclasses.fields(tp)
+    env: dict[str, Any] = {"cls": tp}
+    args = []
+    for f in fields:
+        convert = _converter(hints[f.name], env, _decoder_for)
+        args.append(f"{f.name}={convert}(d[{f.name!r}])" if convert else f"{f.name}=d[{f.name!r}]")
+    every_field = _compile(f"def decode(d):\n    return cls({', '.join(args)})\n", env, "decode")
+    plan = [(f.name, _decoder_for(hints[f.name])) for f in fields]
+
+    def decode_dataclass(data: dict[str, Any]) -> Any:
+        try:
+            return every_field(data)
+        except KeyError:  # a record without some field (not one fastavro resolved): its default applies
+            return cast(Any, tp)(**{name: dec(data[name]) for name, dec in plan if name in data})
+
+    return decode_dataclass
 
 
 def _fingerprint(parsed: Any) -> bytes:
