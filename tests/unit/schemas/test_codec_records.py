@@ -8,6 +8,7 @@ from typing import Any
 
 from schemas.codec import from_record, to_record
 
+
 @dataclass(frozen=True, slots=True)
 class Inner:
     name: str
@@ -68,4 +69,3 @@ def test_a_record_without_a_field_gets_the_field_s_default() -> None:
     decoded = from_record(Outer, record)
     assert decoded.added_later == [] and decoded.kept == ()
     assert decoded.many == OUTER.many  # the rest is decoded as usual
-
