@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport, with two changes.
+"""Faust's aiokafka transport, with three changes.
 
 - The consumer's fetch wait comes from the config: faust-streaming 0.15 hard-codes
   ``fetch_max_wait_ms=1500`` for the worker's consumer, which adds up to 1.5 s per hop when a topic
@@ -10,14 +10,25 @@
   partitions then have no leader, and every batch for them waits for the producer's whole request
   timeout (20 minutes in Faust), holding the agent that awaits the ack and every commit (which
   flushes the producer). Seen here as a worker that stops processing after a few requests.
+- The consumer runs on the worker's own event loop. Faust runs aiokafka's consumer in a thread with
+  a loop of its own and hands every fetched batch, commit and seek across with a method queue:
+  each batch wakes two loops, and the two threads take turns at the GIL. Here the thread's service
+  is started as a plain service of the worker's loop and its calls are awaited directly. What
+  faust's thread protects against, a stage that holds the loop long enough to miss heartbeats,
+  does not apply to Turnout's stages: none blocks (provider calls are awaited, the guardrails take
+  well under a millisecond), and the session timeout is seconds.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+from mode import Service
 
 from schemas.config import FETCH_MAX_WAIT_MS
 
@@ -33,9 +44,64 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return consumer
 
 
+class _InLoopConsumer(_ConsumerThread):
+    """Faust's consumer "thread", run as a service of the caller's loop: no thread, no queue.
+
+    ``ServiceThread`` is told to use the parent's loop as its own, and each thread-only piece is
+    put back to what a plain ``Service`` does.
+    """
+
+    wait_for_shutdown = False
+
+    def __init__(self, consumer: Any, *, loop: Any, **kwargs: Any) -> None:
+        super().__init__(consumer, loop=loop, thread_loop=loop, **kwargs)
+
+    async def start(self) -> None:
+        await Service.start(self)
+
+    async def maybe_start(self) -> bool:
+        return await Service.maybe_start(self)
+
+    async def stop(self) -> None:
+        await Service.stop(self)
+
+    def _stopped_set(self) -> None:
+        self._stopped.set()
+
+    def set_shutdown(self) -> None:
+        self._shutdown.set()
+
+    async def _stop_children(self) -> None:
+        await self._default_stop_children()
+
+    async def _stop_futures(self) -> None:
+        await self._default_stop_futures()
+
+    async def _stop_exit_stacks(self) -> None:
+        await self._default_stop_exit_stacks()
+
+    async def on_stop(self) -> None:
+        await self.on_thread_stop()  # stops aiokafka's consumer, as the thread does on its way out
+
+    async def call_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        result = fun(*args, **kwargs)  # the method queue takes plain functions too (subscribe is one)
+        return await result if inspect.isawaitable(result) else result
+
+    async def cast_thread(self, fun: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        result = fun(*args, **kwargs)
+        if inspect.isawaitable(result):
+            self.add_future(result)
+
+    async def on_partitions_revoked(self, revoked: Iterable[TP]) -> None:
+        await self.consumer.on_partitions_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Iterable[TP], generation_id: int = 0) -> None:
+        await self.consumer.on_partitions_assigned(set(assigned), generation_id)
+
+
 class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
-        thread = _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+        thread = _InLoopConsumer(self, loop=self.loop, beacon=self.beacon)
         thread.fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", FETCH_MAX_WAIT_MS)
         return thread
 

@@ -1,4 +1,6 @@
-"""The producer keeps every topic it sends to in its metadata (see streams/kafka_transport.py).
+"""The transport's changes to faust's (see streams/kafka_transport.py).
+
+The producer keeps every topic it sends to in its metadata.
 
 The sequence of a stalled worker: the producer's metadata came from an all-topics answer, so a batch
 for a topic it knew that way waits in the accumulator untracked; a send to a new topic (a client's
@@ -9,8 +11,13 @@ partition loses its leader.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from typing import Any
 
+from mode.threads import WorkerThread
+
+from streams.app import TurnoutApp
 from streams.kafka_transport import _TrackingClient, _TrackingProducer
 from turnout.kafka_admin import ensure_topics
 
@@ -32,3 +39,51 @@ async def test_a_batch_for_a_topic_known_from_an_all_topics_answer_is_delivered(
         await asyncio.wait_for(lingering, 5)  # untracked, it would wait the whole request timeout
     finally:
         await producer.stop()
+
+
+async def test_the_consumer_fetches_on_the_apps_own_loop_without_a_thread(kafka_bootstrap: str) -> None:
+    """Faust would run aiokafka's consumer in a thread of its own; this transport keeps it on the app's loop."""
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    ensure_topics(kafka_bootstrap, [f"{prefix}.in"], 2)
+    app = TurnoutApp(
+        f"{prefix}-group",
+        broker=f"kafka://{kafka_bootstrap}",
+        store="memory://",
+        value_serializer="raw",
+        broker_session_timeout=3.0,
+        broker_heartbeat_interval=0.5,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False,
+        web_enabled=False,
+    )
+    topic = app.topic(f"{prefix}.in", value_type=bytes)
+    seen: list[tuple[bytes, asyncio.AbstractEventLoop]] = []
+
+    @app.agent(topic)
+    async def collect(stream: Any) -> None:
+        async for value in stream:
+            seen.append((value, asyncio.get_running_loop()))
+
+    threads_before = set(threading.enumerate())
+    await app.start()
+    try:
+        consumer = app.consumer._thread._consumer
+        assert consumer is not None
+        assert consumer._client._loop is asyncio.get_running_loop()
+        assert not {t for t in threading.enumerate() if isinstance(t, WorkerThread)} - threads_before
+        for i in range(5):
+            await (await topic.send(key=str(i).encode(), value=f"v{i}".encode()))
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(seen) < 5 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert sorted(v for v, _ in seen) == [f"v{i}".encode() for i in range(5)]
+        assert {loop for _, loop in seen} == {asyncio.get_running_loop()}
+        committed: dict[Any, int] = {}
+        while sum(committed.values()) < 5 and asyncio.get_running_loop().time() < deadline:
+            await app.consumer.commit()
+            committed = {tp: off for tp, off in (await app.consumer.seek_to_committed()).items() if off is not None}
+            await asyncio.sleep(0.05)
+        assert sum(committed.values()) == 5  # commits go through the same loop
+    finally:
+        await app.stop()
+    assert consumer._closed
