@@ -15,7 +15,7 @@ from typing import Any
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.errors import RateLimited, TurnoutError
 from schemas.events import DeadLetter, RequestEvent, StageEvent
-from streams.emitter import Emitter
+from streams.emitter import Emitter, HoldingEmitter
 from streams.invoker import now_us
 from streams.pipeline import Parked, Pipeline, StageResult, entering
 from streams.stages.answer import Answer, finish
@@ -59,11 +59,12 @@ class StageHandler:
         except UndecodableEvent as exc:
             await self._dead_letter(topic, partition, offset, key, value, str(exc))
             return
+        emitter = HoldingEmitter(self._emitter)  # the stage's bookkeeping goes out after its output
         if len(self.spec.stages) > 1:
-            result: StageResult = await self._pipeline.run_from(self.spec.stages[0], event, self._emitter)
+            result: StageResult = await self._pipeline.run_from(self.spec.stages[0], event, emitter)
         else:
-            result = await self._pipeline.run_stage(self.spec.stages[0], event, self._emitter)
-        await self._send_on(result)
+            result = await self._pipeline.run_stage(self.spec.stages[0], event, emitter)
+        await self._send_on(result, emitter)
 
     async def handle_parked(self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes) -> None:
         """A request waiting for rate-limit capacity: admitted when there is some, 429 at its deadline.
@@ -106,7 +107,7 @@ class StageHandler:
             raise UndecodableEvent(f"expected StageEvent, got {type(event).__name__}")
         return event
 
-    async def _send_on(self, result: StageResult) -> None:
+    async def _send_on(self, result: StageResult, held: HoldingEmitter | None = None) -> None:
         acks: list[Awaitable[Any]]
         send = self._emitter.send
         if isinstance(result, Parked):
@@ -126,6 +127,8 @@ class StageHandler:
             assert self.spec.output_topic is not None
             trace = _trace_of(result.envelope)
             acks = [await send(self.spec.output_topic, result.envelope.request_id, result, trace)]
+        if held is not None:
+            acks += await held.release()
         for ack in acks:
             await ack
 

@@ -236,7 +236,7 @@ class Invoker:
                 await asyncio.sleep(delay)
                 continue
             run.attempts.append(self._attempt(target, started, None, run.buffer.ttft_us))
-            await self._record_attempt(run, run.attempts[-1])
+            await self._record_attempt(run, run.attempts[-1], later=True)  # after the reply: nobody waits for it
             return result, None
 
     async def _succeeded(self, run: _Run, target: _Target, result: ChatResponse | EmbeddingsResponse) -> InvokeOutcome:
@@ -386,24 +386,26 @@ class Invoker:
         run.buffer.sent += 1
         return await run.emitter.send(envelope.reply_to, envelope.request_id, chunk)
 
-    async def _record_attempt(self, run: _Run, attempt: Attempt) -> None:
-        """Attempts are keyed by deployment: the breaker agent owns each deployment's partition."""
+    async def _record_attempt(self, run: _Run, attempt: Attempt, later: bool = False) -> None:
+        """Attempts are keyed by deployment: the breaker agent owns each deployment's partition. A
+        failure goes out at once (the breaker counts it before the next request); a success
+        ``later``, after the stage's output."""
         envelope = run.event.envelope
-        await run.emitter.send(
-            self._topics.attempts,
-            attempt.deployment,
-            AttemptEvent(
-                request_id=envelope.request_id,
-                caller=envelope.caller,
-                logical_model=envelope.request.model,
-                attempt_no=len(run.attempts),
-                attempt=attempt,
-            ),
+        event = AttemptEvent(
+            request_id=envelope.request_id,
+            caller=envelope.caller,
+            logical_model=envelope.request.model,
+            attempt_no=len(run.attempts),
+            attempt=attempt,
         )
+        if later:
+            await run.emitter.send_later(self._topics.attempts, attempt.deployment, event)
+        else:
+            await run.emitter.send(self._topics.attempts, attempt.deployment, event)
 
     async def _record_usage(self, run: _Run, target: _Target, upstream_model: str, usage: Usage) -> None:
         envelope = run.event.envelope
-        await run.emitter.send(
+        await run.emitter.send_later(
             self._topics.usage,
             envelope.request_id,
             UsageEvent(

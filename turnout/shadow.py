@@ -48,6 +48,9 @@ class KeptEvents:
         done.set_result(None)
         return done
 
+    async def send_later(self, topic: str, key: str, event: Any) -> None:
+        self.events.append((topic, event))
+
 
 def original_answers(bootstrap: str, events: Sequence[RequestEvent], codec: EventCodec) -> dict[str, str]:
     """The recorded answers to ``events``, from the reply topics they named (those that still exist)."""

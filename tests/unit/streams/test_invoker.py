@@ -57,12 +57,17 @@ def _config(**topology: Any) -> TurnoutConfig:
 class RecordingEmitter:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Any]] = []
+        self.later: list[tuple[str, str, Any]] = []  # what was given to send_later (it is in sent too)
 
     async def send(self, topic: str, key: str, event: Any, trace: str | None = None) -> Awaitable[Any]:
         self.sent.append((topic, key, event))
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         ack.set_result(None)
         return ack
+
+    async def send_later(self, topic: str, key: str, event: Any) -> None:
+        self.later.append((topic, key, event))
+        await self.send(topic, key, event)
 
     def on(self, topic: str) -> list[Any]:
         return [event for t, _, event in self.sent if t == topic]
@@ -296,6 +301,8 @@ async def test_a_retriable_failure_falls_back_to_the_next_deployment(
     assert [e.attempt_no for e in emitter.on(TOPICS.attempts)] == [1, 2]
     (usage_event,) = emitter.on(TOPICS.usage)
     assert usage_event.deployment == "spare"
+    # the failure went out at once (the breaker counts it); the success and its usage after the reply
+    assert [(topic, key) for topic, key, _ in emitter.later] == [(TOPICS.attempts, "spare"), (TOPICS.usage, "req-1")]
     assert usage_event.cost_usd == pytest.approx(
         cost_usd(Usage(prompt_tokens=10, total_tokens=10), config.deployments["spare"])
     )

@@ -36,6 +36,9 @@ class RecordingEmitter:
         ack.set_result(None)
         return ack
 
+    async def send_later(self, topic: str, key: str, event: Any) -> None:
+        await self.send(topic, key, event)
+
 
 class FakeInvoker:
     """Answers with ``response`` (and one ok attempt), or fails with ``error`` or ``crash``."""
