@@ -77,16 +77,17 @@ class StageHandler:
         except UndecodableEvent as exc:
             await self._dead_letter(topic, partition, offset, key, value, str(exc))
             return
+        emitter = HoldingEmitter(self._emitter)
         while True:
             # answer while the reply can still reach the client before its deadline
             if (event.envelope.deadline_at_us - now_us()) / 1e6 <= PARKED_POLL_S:
                 limited = RateLimited("The request was still over its rate limit at its deadline.")
-                await self._send_on(finish(event, now_us(), error=limited.to_info()))
+                await self._send_on(finish(event, now_us(), error=limited.to_info()), emitter)
                 return
             try:
                 result = await self._pipeline.admit_parked(event)
             except TurnoutError as exc:
-                await self._send_on(finish(event, now_us(), error=exc.to_info()))
+                await self._send_on(finish(event, now_us(), error=exc.to_info()), emitter)
                 return
             if not isinstance(result, Parked):
                 break
@@ -95,7 +96,7 @@ class StageHandler:
         if self.spec.output_topic is not None:  # split: on to the cache stage's topic
             await (await self._emitter.send(self.spec.output_topic, result.envelope.request_id, result))
             return
-        await self._send_on(await self._pipeline.run_from("cache", result, self._emitter))
+        await self._send_on(await self._pipeline.run_from("cache", result, emitter), emitter)
 
     def _decode(self, value: bytes) -> StageEvent:
         event = self._codec.decode(value)
@@ -107,7 +108,8 @@ class StageHandler:
             raise UndecodableEvent(f"expected StageEvent, got {type(event).__name__}")
         return event
 
-    async def _send_on(self, result: StageResult, held: HoldingEmitter | None = None) -> None:
+    async def _send_on(self, result: StageResult, held: HoldingEmitter) -> None:
+        """Send the stage's output, then what the stage held back (``held``); wait for every ack."""
         acks: list[Awaitable[Any]]
         send = self._emitter.send
         if isinstance(result, Parked):
@@ -127,8 +129,7 @@ class StageHandler:
             assert self.spec.output_topic is not None
             trace = _trace_of(result.envelope)
             acks = [await send(self.spec.output_topic, result.envelope.request_id, result, trace)]
-        if held is not None:
-            acks += await held.release()
+        acks += await held.release()
         for ack in acks:
             await ack
 

@@ -58,11 +58,14 @@ async def test_the_consumer_fetches_on_the_apps_own_loop_without_a_thread(kafka_
     )
     topic = app.topic(f"{prefix}.in", value_type=bytes)
     seen: list[tuple[bytes, asyncio.AbstractEventLoop]] = []
+    all_seen = asyncio.Event()
 
     @app.agent(topic)
     async def collect(stream: Any) -> None:
         async for value in stream:
             seen.append((value, asyncio.get_running_loop()))
+            if len(seen) == 5:
+                all_seen.set()
 
     threads_before = set(threading.enumerate())
     await app.start()
@@ -74,12 +77,11 @@ async def test_the_consumer_fetches_on_the_apps_own_loop_without_a_thread(kafka_
         assert not {t for t in threading.enumerate() if isinstance(t, WorkerThread)} - threads_before
         for i in range(5):
             await (await topic.send(key=str(i).encode(), value=f"v{i}".encode()))
-        deadline = asyncio.get_running_loop().time() + 30
-        while len(seen) < 5 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(all_seen.wait(), 30)
         assert sorted(v for v, _ in seen) == [f"v{i}".encode() for i in range(5)]
         assert {loop for _, loop in seen} == {asyncio.get_running_loop()}
         committed: dict[Any, int] = {}
+        deadline = asyncio.get_running_loop().time() + 30
         while sum(committed.values()) < 5 and asyncio.get_running_loop().time() < deadline:
             await app.consumer.commit()
             committed = {tp: off for tp, off in (await delegate.seek_to_committed()).items() if off is not None}
