@@ -172,18 +172,48 @@ def injection_hits(text: str) -> list[InjectionHit]:
 _WORD = re.compile(r"[a-z]+")
 _WORD_TRIGGERS = frozenset(t for t in INJECTION_TRIGGERS if t.isalpha() and t.isascii())
 _OTHER_TRIGGERS = tuple(sorted(INJECTION_TRIGGERS - _WORD_TRIGGERS))
-_LONGEST_WORD_TRIGGER = max(map(len, _WORD_TRIGGERS))
+# Every start of a word trigger, and whether it is a whole trigger itself: a word's starts are walked
+# only while they can still lead to a trigger.
+_TRIGGER_STARTS = {t[:k]: t[:k] in _WORD_TRIGGERS for t in _WORD_TRIGGERS for k in range(1, len(t) + 1)}
+# The word triggers each word starts with, for the words seen lately: prompts share most of their
+# vocabulary, so a word is walked once. Bounded: cleared when full, and long words are not kept.
+_WORD_CACHE: dict[str, tuple[str, ...]] = {}
+_WORD_CACHE_SIZE = 16_384
+_WORD_CACHE_LONGEST = 24
+
+
+def _word_triggers(word: str) -> tuple[str, ...]:
+    """The word triggers ``word`` starts with: its starts, longer and longer, until one begins no trigger."""
+    found = []
+    for k in range(1, len(word) + 1):
+        whole = _TRIGGER_STARTS.get(word[:k])
+        if whole is None:
+            break
+        if whole:
+            found.append(word[:k])
+    return tuple(found)
 
 
 def _present_triggers(lowered: str) -> frozenset[str]:
     """The table's triggers that occur in ``lowered``: word triggers as the start of a word, others anywhere.
 
-    The starts of the text's distinct words go into one set, which the word triggers are intersected with:
-    a few set operations rather than hundreds of scans of the text.
+    Each distinct word is looked up (most words stop within three letters, and a word seen lately
+    is one look-up): a few dictionary look-ups a word rather than hundreds of scans of the text.
     """
-    starts = {w[:k] for w in set(_WORD.findall(lowered)) for k in range(1, min(len(w), _LONGEST_WORD_TRIGGER) + 1)}
-    found = _WORD_TRIGGERS.intersection(starts)
-    return found.union(t for t in _OTHER_TRIGGERS if t in lowered)
+    found: set[str] = set()
+    cache = _WORD_CACHE
+    for word in set(_WORD.findall(lowered)):
+        triggers = cache.get(word)
+        if triggers is None:
+            triggers = _word_triggers(word)
+            if len(word) <= _WORD_CACHE_LONGEST:
+                if len(cache) >= _WORD_CACHE_SIZE:
+                    cache.clear()
+                cache[word] = triggers
+        if triggers:
+            found.update(triggers)
+    found.update(t for t in _OTHER_TRIGGERS if t in lowered)
+    return frozenset(found)
 
 
 def _rule_weight(rule: InjectionRule, subject: str, plain: str) -> float:

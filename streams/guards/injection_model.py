@@ -39,8 +39,7 @@ _STOPWORDS = frozenset({
 def features(text: str) -> frozenset[str]:
     """The words of ``text`` (lower-cased; function words left out) and its adjacent word pairs."""
     words = _WORD.findall(text.lower())
-    unigrams = frozenset(w for w in words if w not in _STOPWORDS)
-    return unigrams | frozenset(f"{a} {b}" for a, b in itertools.pairwise(words))
+    return frozenset(words).difference(_STOPWORDS).union(map(" ".join, itertools.pairwise(words)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +50,8 @@ class LinearModel:
     weights: dict[str, float]
 
     def probability(self, text: str) -> float:
-        z = self.bias + sum(self.weights.get(f, 0.0) for f in features(text))
+        weights = self.weights
+        z = self.bias + sum(map(weights.__getitem__, weights.keys() & features(text)))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def to_json(self) -> str:
