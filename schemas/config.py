@@ -154,7 +154,7 @@ class SinkConfig(_Model):
 
 class TopologyConfig(_Model):
     layout: Literal["split", "fused"] = "split"
-    concurrency: int = Field(64, ge=1, description="Events each invoking agent works on at once.")
+    concurrency: int = Field(64, ge=1, description="Events each stage agent of a worker works on at once.")
     chunk_flush_ms: int = Field(25, ge=0, description="Stream chunks are coalesced this long...")
     chunk_flush_chars: int = Field(256, ge=1, description="...or until this many characters.")
     web_port: int | None = Field(None, description="Faust's web server on 127.0.0.1; off when null.")

@@ -304,7 +304,9 @@ async def moderations(request: Request) -> Response:
         return wire_error_response(WireError("The body is not valid JSON."))
     except InvalidModerationRequest as exc:
         return wire_error_response(WireError(exc.message, exc.param))
-    sim.count_request(result["model"], False, sim.effective_knobs(result["model"], header_knobs(request)))
+    knobs = sim.effective_knobs(result["model"], header_knobs(request))
+    sim.count_request(result["model"], False, knobs)
+    await sleep_ms(knobs.latency_ms)  # a slow moderator: ``sim-slow-<ms>`` or the latency knob
     return json_response(result)
 
 

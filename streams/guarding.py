@@ -120,7 +120,7 @@ class Guards:
                 findings = [replace(f, action="block") if f.guardrail == "json_output" else f for f in checked.findings]
                 verdict = replace(checked.verdict, action=strongest(*(f.action for f in findings)))
                 checked = replace(checked, findings=findings, verdict=verdict)
-        moderated = await self._moderation(event, policy) if checked.blocked_by is None else None
+        moderated, moderation_us = await self._moderation(event, policy) if checked.blocked_by is None else (None, 0)
         if moderated is not None and moderated.action == "block":
             checked = replace(checked, blocked_by=moderated)
         faithful = await self._faithfulness(event, policy)
@@ -129,7 +129,8 @@ class Guards:
         await self._record(event, "output", findings, emitter)
         input_verdict = event.input_guard or GuardVerdict("pass")
         action = strongest(input_verdict.action, checked.verdict.action, *(f.action for f in more))
-        guard_us = input_verdict.latency_us + checked.verdict.latency_us + sum(f.latency_us for f in more)
+        guard_us = input_verdict.latency_us + checked.verdict.latency_us + moderation_us
+        guard_us += faithful.latency_us if faithful is not None else 0
         error: Exception | None = None
         if checked.blocked_by is not None:
             error = GuardrailBlocked(
@@ -180,14 +181,15 @@ class Guards:
         cost = cost_usd(event.response.usage, price) if event.response is not None and price else 0.0
         return finish(event, self._clock(), error=error.to_info(), cost_usd=cost, guard_action="block")
 
-    async def _moderation(self, event: StageEvent, policy: GuardrailsConfig) -> GuardFinding | None:
+    async def _moderation(self, event: StageEvent, policy: GuardrailsConfig) -> tuple[GuardFinding | None, int]:
         """The route's moderation endpoint on a whole (not streamed) reply: a finding when it flags
-        the reply (the content filter's action), or could not answer (``on_error``)."""
+        the reply (the content filter's action), or could not answer (``on_error``); and the µs it
+        took, which count in the request's guard time whether it flagged or not."""
         setting, response = policy.content.moderation, event.response
         if setting is None or policy.content.action == "off" or response is None or not response.content:
-            return None
+            return None, 0
         if event.envelope.request.stream:
-            return None  # a stream has reached the client: the patterns of the stream guard apply
+            return None, 0  # a stream has reached the client: the patterns of the stream guard apply
         if self._moderator is None:
             self._moderator = ModerationClient()
         started = time.perf_counter()
@@ -199,12 +201,13 @@ class Guards:
             log.warning("moderation endpoint %s failed (%s)", setting.provider, type(exc).__name__)
             latency = int((time.perf_counter() - started) * 1e6)
             action = "block" if setting.on_error == "block" else "flag"
-            return GuardFinding("content", action, "moderation:unavailable", latency_us=latency)
+            return GuardFinding("content", action, "moderation:unavailable", latency_us=latency), latency
         latency = int((time.perf_counter() - started) * 1e6)
         if not verdict.flagged:
-            return None
+            return None, latency
         category = f"moderation:{verdict.category}"
-        return GuardFinding("content", policy.content.action, category, score=verdict.score, latency_us=latency)
+        finding = GuardFinding("content", policy.content.action, category, score=verdict.score, latency_us=latency)
+        return finding, latency
 
     async def _faithfulness(self, event: StageEvent, policy: GuardrailsConfig) -> GuardFinding | None:
         """The answer against the request's retrieved chunks, when it has some: a finding with the

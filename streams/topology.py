@@ -46,8 +46,10 @@ def agent_specs(topology: TopologyConfig, topics: TopicNames) -> list[AgentSpec]
                 input_topic=topics.stage_input(stage),
                 stages=(stage,),
                 output_topic=None if last else topics.stage_output(stage),
-                # only invoke waits on the network; the others are CPU-bound and keep order.
-                concurrency=topology.concurrency if stage == "invoke" else 1,
+                # every stage may wait on the network (moderation, the cache's store and embedder,
+                # the limiter's and the budgets' Redis, the provider): one event at a time would
+                # make that wait each stage's ceiling. No stage depends on the order of requests.
+                concurrency=topology.concurrency,
             )
         )
     return specs

@@ -8,8 +8,10 @@ down is allowed or blocked as the route says."""
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anthropic
@@ -30,6 +32,7 @@ CHUNKS = [
 ]
 MODERATED = {"moderation": {"provider": "simulator", "timeout_ms": 3000}}
 DOWN = {"moderation": {"provider": "dead-moderator", "timeout_ms": 500}}
+SLOW = {"moderation": {"provider": "simulator", "model": "sim-slow-400", "timeout_ms": 3000}}
 VIOLENT = "To win the argument, kill the power to his house and wait."
 SUPPORTED = "The X200 warranty covers manufacturing defects for 24 months from purchase."
 UNSUPPORTED = "The X200 is waterproof to fifty meters. It ships with a lifetime warranty and a free case."
@@ -44,6 +47,7 @@ def gateway(make_config: Any) -> Iterator[tuple[Stack, TurnoutConfig]]:
         "moderated-chat": {"deployments": ["sim-rag"], "guardrails": {"content": {"action": "block", **MODERATED}}},
         "moderated-flag-chat": {"deployments": ["sim-rag"], "guardrails": {"content": MODERATED}},
         "moderator-down-chat": {"deployments": ["sim-rag"], "guardrails": {"content": DOWN}},
+        "slow-moderated-chat": {"deployments": ["sim-rag"], "guardrails": {"content": SLOW}},
         "moderator-down-strict-chat": {
             "deployments": ["sim-rag"],
             "guardrails": {"content": {"moderation": {**DOWN["moderation"], "on_error": "block"}}},
@@ -180,3 +184,23 @@ def test_a_moderation_endpoint_that_is_down_is_allowed_or_blocked(gateway: tuple
     with pytest.raises(openai.BadRequestError) as err:
         _ask(stack, "moderator-down-strict-chat", None)
     assert isinstance(err.value.body, dict) and "moderation:unavailable" in err.value.body["message"]
+
+
+def test_the_split_output_guard_works_on_several_replies_at_once(gateway: tuple[Stack, TurnoutConfig]) -> None:
+    """Each split stage agent takes several events at once. Four replies wait on a slow moderator
+    (400 ms each) in the one worker's output guard: one at a time, each would finish at least 400 ms
+    after the one before; together, some finish closer than that."""
+    stack, config = gateway
+    assert config.topology.layout == "split"
+    with ThreadPoolExecutor(4) as pool:
+        raws = list(pool.map(lambda _: _ask(stack, "slow-moderated-chat", None), range(4)))
+    ids = ", ".join(f"'{r.headers['x-request-id']}'" for r in raws)
+    sql = (
+        f"SELECT toUnixTimestamp64Micro(finished_at), guard_us FROM {config.clickhouse.database}.requests FINAL "
+        f"WHERE request_id IN ({ids}) ORDER BY finished_at"
+    )
+    wait_until(lambda: len(run_sql(config, sql).rows) == 4, 30, "the four rows")
+    rows = run_sql(config, sql).rows
+    assert all(guard_us >= 400_000 for _, guard_us in rows), rows  # each waited on the moderator
+    gaps_us = [int(b[0]) - int(a[0]) for a, b in itertools.pairwise(rows)]
+    assert min(gaps_us) < 400_000, gaps_us

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import openai
 
@@ -24,3 +26,10 @@ def test_every_category_is_present_and_bad_input_is_a_400(sdk: openai.OpenAI) ->
     assert result["categories"]["illicit"] and body["model"] == "omni-moderation-latest"
     bad = httpx.post(f"{base}/moderations", json={"input": []})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "input"
+
+
+def test_a_slow_moderation_model_answers_after_its_delay(sdk: openai.OpenAI) -> None:
+    started = time.monotonic()
+    result = sdk.moderations.create(model="sim-slow-300", input="Nice weather.")
+    assert time.monotonic() - started >= 0.3
+    assert result.model == "sim-slow-300" and not result.results[0].flagged

@@ -58,11 +58,11 @@ def test_replies_and_event_topics() -> None:
 def test_split_layout_chains_one_agent_per_stage() -> None:
     specs = agent_specs(TopologyConfig(layout="split", concurrency=32), TOPICS)
     assert specs == [
-        AgentSpec("input_guard", "tt.requests", ("input_guard",), "tt.stage.input_guard", 1),
-        AgentSpec("cache", "tt.stage.input_guard", ("cache",), "tt.stage.cache", 1),
-        AgentSpec("route", "tt.stage.cache", ("route",), "tt.stage.route", 1),
+        AgentSpec("input_guard", "tt.requests", ("input_guard",), "tt.stage.input_guard", 32),
+        AgentSpec("cache", "tt.stage.input_guard", ("cache",), "tt.stage.cache", 32),
+        AgentSpec("route", "tt.stage.cache", ("route",), "tt.stage.route", 32),
         AgentSpec("invoke", "tt.stage.route", ("invoke",), "tt.stage.invoke", 32),
-        AgentSpec("output_guard", "tt.stage.invoke", ("output_guard",), None, 1),
+        AgentSpec("output_guard", "tt.stage.invoke", ("output_guard",), None, 32),
     ]
     for before, after in itertools.pairwise(specs):
         assert before.output_topic == after.input_topic
