@@ -21,6 +21,7 @@ on two threads and hand results to the asyncio loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -39,7 +40,7 @@ from schemas.events import CacheControl, Caller, ChatRequest, ChunkEvent, Embedd
 from streams.topics import TopicNames
 from streams.tracing import new_trace_id, request_span_id, traceparent
 
-__all__ = ["ReplyStream", "TurnoutClient"]
+__all__ = ["ReplyStream", "TurnoutClient", "end_offset"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,23 @@ class ReplyStream:
             self._client._slots.release()
 
 
+def end_offset(consumer: Consumer, topic: str, timeout_s: float) -> int:
+    """The end offset of ``topic``'s partition 0, once the partition has a leader (a topic just
+    created may not be known yet to the broker asked, nor to librdkafka's metadata cache: each retry
+    asks for the topic's metadata afresh)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=5)
+            return int(high)
+        except KafkaException as exc:
+            if time.monotonic() >= deadline:
+                raise ServiceUnavailable(f"Kafka is unreachable: {exc.args[0].str()}") from None
+            time.sleep(0.1)
+            with contextlib.suppress(KafkaException):
+                consumer.list_topics(topic, timeout=2)
+
+
 class TurnoutClient:
     def __init__(
         self,
@@ -184,17 +202,8 @@ class TurnoutClient:
             self._threads.append(thread)
 
     def _end_offset(self, timeout_s: float) -> int:
-        """The reply topic's end offset, once its new partition has a leader."""
         assert self._consumer is not None
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                _, high = self._consumer.get_watermark_offsets(TopicPartition(self.reply_topic, 0), timeout=5)
-                return int(high)
-            except KafkaException as exc:
-                if time.monotonic() >= deadline:
-                    raise ServiceUnavailable(f"Kafka is unreachable: {exc.args[0].str()}") from None
-                time.sleep(0.1)
+        return end_offset(self._consumer, self.reply_topic, timeout_s)
 
     def _create_reply_topic(self, timeout_s: float) -> None:
         admin = AdminClient({"bootstrap.servers": self._bootstrap})

@@ -3,11 +3,16 @@ broker does not take (``submit`` does not wait for the ack; the refusal arrives 
 
 from __future__ import annotations
 
+import threading
 import uuid
 
+import pytest
+from confluent_kafka import Consumer
+
+from schemas.errors import ServiceUnavailable
 from schemas.events import Caller, ChatMessage, ChatRequest
 from streams.topics import TopicNames
-from turnout.client import TurnoutClient
+from turnout.client import TurnoutClient, end_offset
 from turnout.kafka_admin import ensure_topics
 
 CALLER = Caller(tenant="acme", team="platform", user="u1", tier="paid", key_id="demo")
@@ -30,3 +35,28 @@ async def test_a_request_the_broker_refuses_is_answered_503_on_its_stream(kafka_
         second = await client.submit(client.new_request(small, CALLER, timeout_s=1))
         late = (await second.reply()).error
         assert late is not None and late.status == 504  # no workers here: the client's own 504 at the deadline
+
+
+def test_the_end_offset_of_a_reply_topic_that_appears_late_is_found(kafka_bootstrap: str) -> None:
+    """A gateway starting beside a broker that does not know its new reply topic yet waits for it
+    (asking for its metadata again), rather than failing its start."""
+    topic = TopicNames(f"t{uuid.uuid4().hex[:10]}").replies("late")
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"g{uuid.uuid4().hex[:8]}"})
+    created = threading.Timer(1.0, ensure_topics, (kafka_bootstrap, [topic], 1))
+    created.start()
+    try:
+        assert end_offset(consumer, topic, timeout_s=30) == 0
+        assert topic in consumer.list_topics(topic, timeout=5).topics
+    finally:
+        created.cancel()
+        consumer.close()
+
+
+def test_a_reply_topic_that_never_appears_is_a_503_at_the_deadline(kafka_bootstrap: str) -> None:
+    topic = TopicNames(f"t{uuid.uuid4().hex[:10]}").replies("never")
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": f"g{uuid.uuid4().hex[:8]}"})
+    try:
+        with pytest.raises(ServiceUnavailable, match="Kafka is unreachable"):
+            end_offset(consumer, topic, timeout_s=1)
+    finally:
+        consumer.close()
