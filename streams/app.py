@@ -29,6 +29,7 @@ from streams.caching import ResponseCache
 from streams.controls import ControlBoard
 from streams.emitter import FaustEmitter
 from streams.follow import follow_topic
+from streams.health import WorkerHealth
 from streams.invoker import Invoker, now_us
 from streams.kafka_transport import LowLatencyTransport
 from streams.ledger import BudgetLedger
@@ -68,6 +69,7 @@ class TurnoutApp(faust.App):
 
 
 def build_app(config: TurnoutConfig) -> TurnoutApp:
+    started_at = time.monotonic()
     kafka = config.kafka
     web_port = config.topology.web_port
     session_s = kafka.session_timeout_ms / 1000
@@ -143,6 +145,29 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
         @app.page("/metrics")
         async def serve_metrics(view: Any, request: Any) -> Any:
             return view.text(metrics.render(), content_type="text/plain; version=0.0.4")
+
+        def health() -> WorkerHealth:
+            return WorkerHealth(
+                started_at=started_at,
+                fetched_at=getattr(app.consumer, "fetched_at", None),
+                joined=app.rebalancing_count > 0,
+                rebalancing=app.rebalancing,
+                partitions=len(app.assignor.assigned_actives()),
+                controls_loaded=controls.loaded.is_set(),
+                breakers_loaded=board.loaded.is_set(),
+            )
+
+        @app.page("/healthz")
+        async def serve_liveness(view: Any, request: Any) -> Any:
+            state = health()
+            now = time.monotonic()
+            return view.json(state.report(now), status=200 if state.live(now) else 503)
+
+        @app.page("/readyz")
+        async def serve_readiness(view: Any, request: Any) -> Any:
+            state = health()
+            now = time.monotonic()
+            return view.json(state.report(now), status=200 if state.ready(now) else 503)
 
     @app.task
     async def dump_tasks_on_sigusr1() -> None:

@@ -1,4 +1,5 @@
-"""Faust's aiokafka transport, with three changes.
+"""Faust's aiokafka transport, with three changes (and the time the fetch loop last came back, for
+the worker's liveness check: ``streams.health``).
 
 - The consumer's fetch wait comes from the config: faust-streaming 0.15 hard-codes
   ``fetch_max_wait_ms=1500`` for the worker's consumer, which adds up to 1.5 s per hop when a topic
@@ -22,6 +23,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -100,6 +102,14 @@ class _InLoopConsumer(_ConsumerThread):
 
 
 class _Consumer(faust_aiokafka.Consumer):
+    fetched_at: float | None = None  # monotonic: when the fetch loop last came back (the liveness check)
+
+    async def _wait_next_records(self, timeout: float) -> Any:
+        try:
+            return await super()._wait_next_records(timeout)
+        finally:
+            self.fetched_at = time.monotonic()
+
     def _new_consumer_thread(self) -> _ConsumerThread:
         thread = _InLoopConsumer(self, loop=self.loop, beacon=self.beacon)
         thread.fetch_max_wait_ms = getattr(self.app, "fetch_max_wait_ms", FETCH_MAX_WAIT_MS)

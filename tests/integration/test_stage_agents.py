@@ -136,6 +136,21 @@ async def test_a_kill_switch_from_the_control_topic_refuses_and_is_counted(
         assert time.monotonic() < deadline, "the kill switch was never lifted"
 
 
+async def test_the_worker_answers_its_liveness_and_readiness_checks(workers: tuple[str, TurnoutConfig]) -> None:
+    """A running worker that has joined its group: live, ready, its partitions assigned, its
+    consumer's fetch loop coming back (it has fetched since the test began)."""
+    _, config = workers
+    base = f"http://127.0.0.1:{config.topology.web_port}"
+    first = httpx.get(f"{base}/healthz", timeout=5)
+    assert first.status_code == 200, first.text
+    ready = httpx.get(f"{base}/readyz", timeout=5)
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["live"] and body["ready"] and body["problems"] == [] and not body["rebalancing"]
+    assert body["partitions"] >= config.kafka.partitions  # one worker: every partition of its topics
+    assert 0 <= body["fetch_age_s"] < 5
+
+
 async def test_undecodable_messages_go_to_the_dead_letter_topic(
     workers: tuple[str, TurnoutConfig], client: TurnoutClient
 ) -> None:
