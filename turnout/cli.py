@@ -99,11 +99,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from streams.app import build_app
+    from streams.log_limits import limit_repeats
     from turnout.kafka_admin import prepare_topics
 
     config = _config(args)
     prepare_topics(config.kafka)
     app = build_app(config)
+    limit_repeats()  # a broker outage: one line per kind of Kafka client error every 10 s, not hundreds a second
     worker = Worker(app, loglevel=args.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
     return 0

@@ -1,0 +1,58 @@
+"""Repeated Kafka client log lines are let through once per kind every few seconds, with a count."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from streams.log_limits import KAFKA_CLIENT_LOGGERS, RepeatLimit, limit_repeats
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _record(msg: str, *args: object, name: str = "aiokafka") -> logging.LogRecord:
+    return logging.LogRecord(name, logging.ERROR, __file__, 1, msg, args, None)
+
+
+def test_repeats_within_the_window_are_dropped_and_counted_on_the_next_line() -> None:
+    clock = Clock()
+    limit = RepeatLimit(every_s=10, clock=clock)
+    assert limit.filter(_record("Unable connect to node with id %s: %s", 1, "refused"))
+    for i in range(5):
+        clock.now = 1.0 + i
+        assert not limit.filter(_record("Unable connect to node with id %s: %s", 1, f"refused {i}"))
+    clock.now = 10.5
+    after = _record("Unable connect to node with id %s: %s", 1, "refused")
+    assert limit.filter(after)
+    assert after.getMessage() == "Unable connect to node with id 1: refused [5 more like this in the last 10 s]"
+    clock.now = 21.0
+    quiet = _record("Unable connect to node with id %s: %s", 1, "refused")
+    assert limit.filter(quiet) and quiet.getMessage() == "Unable connect to node with id 1: refused"
+
+
+def test_kinds_are_counted_apart_by_logger_and_template() -> None:
+    limit = RepeatLimit(every_s=10, clock=Clock())
+    assert limit.filter(_record("Unable to update metadata from %s", [1]))
+    assert limit.filter(_record("Failed fetch messages from %s: %s", 1, "x"))
+    assert limit.filter(_record("Unable to update metadata from %s", [1], name="aiokafka.conn"))
+    assert not limit.filter(_record("Unable to update metadata from %s", [2]))
+
+
+def test_the_limit_is_put_on_the_kafka_client_loggers(caplog: pytest.LogCaptureFixture) -> None:
+    limit = limit_repeats(every_s=60)
+    try:
+        with caplog.at_level(logging.ERROR):
+            client = logging.getLogger("aiokafka")
+            for _ in range(100):
+                client.error("Unable connect to node with id %s: %s", 1, "refused")
+        assert [r.getMessage() for r in caplog.records] == ["Unable connect to node with id 1: refused"]
+    finally:
+        for name in KAFKA_CLIENT_LOGGERS:
+            logging.getLogger(name).removeFilter(limit)
