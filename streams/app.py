@@ -146,8 +146,8 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
         async def serve_metrics(view: Any, request: Any) -> Any:
             return view.text(metrics.render(), content_type="text/plain; version=0.0.4")
 
-        def health() -> WorkerHealth:
-            return WorkerHealth(
+        def health(view: Any, readiness: bool) -> Any:
+            state = WorkerHealth(
                 started_at=started_at,
                 fetched_at=getattr(app.consumer, "fetched_at", None),
                 joined=app.rebalancing_count > 0,
@@ -156,18 +156,17 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
                 controls_loaded=controls.loaded.is_set(),
                 breakers_loaded=board.loaded.is_set(),
             )
+            now = time.monotonic()
+            ok = state.ready(now) if readiness else state.live(now)
+            return view.json(state.report(now), status=200 if ok else 503)
 
         @app.page("/healthz")
         async def serve_liveness(view: Any, request: Any) -> Any:
-            state = health()
-            now = time.monotonic()
-            return view.json(state.report(now), status=200 if state.live(now) else 503)
+            return health(view, readiness=False)
 
         @app.page("/readyz")
         async def serve_readiness(view: Any, request: Any) -> Any:
-            state = health()
-            now = time.monotonic()
-            return view.json(state.report(now), status=200 if state.ready(now) else 503)
+            return health(view, readiness=True)
 
     @app.task
     async def dump_tasks_on_sigusr1() -> None:

@@ -186,11 +186,12 @@ def _word_triggers(word: str) -> tuple[str, ...]:
     """The word triggers ``word`` starts with: its starts, longer and longer, until one begins no trigger."""
     found = []
     for k in range(1, len(word) + 1):
-        whole = _TRIGGER_STARTS.get(word[:k])
+        start = word[:k]
+        whole = _TRIGGER_STARTS.get(start)
         if whole is None:
             break
         if whole:
-            found.append(word[:k])
+            found.append(start)
     return tuple(found)
 
 
