@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -47,6 +49,10 @@ __all__ = ["TurnoutApp", "build_app"]
 
 log = logging.getLogger(__name__)
 
+# Faust makes ``<datadir>/v1/tables`` at start even for in-memory tables; by default under the
+# working directory, which left a ``<group>-data`` tree wherever a worker or a test ran.
+FAUST_DATADIR = str(Path(tempfile.gettempdir()) / "turnout-faust" / "{conf.name}")
+
 RESYNC_S = 5.0  # how often each worker publishes its ledger totals to Redis again
 
 
@@ -77,6 +83,7 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
         kafka.consumer_group,
         broker=f"kafka://{kafka.bootstrap}",
         store="memory://",
+        datadir=FAUST_DATADIR,  # tables live in memory; faust still makes this tree, so not in the cwd
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=kafka.partitions,
