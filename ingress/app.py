@@ -115,6 +115,7 @@ class _Started:
 
 
 FOLLOW_RETRY_S = 5.0
+READY_CACHE_S = 1.0  # how long a /readyz answer is reused
 
 
 class Ingress:
@@ -384,6 +385,17 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
+    readiness: list[tuple[float, str | None]] = []  # the last check: (monotonic time, problem)
+
+    async def readyz(request: Request) -> Response:
+        """Ready: Kafka answers and the topics this gateway writes and reads have leaders. The
+        answer is kept for a second, so probes in a burst cost the broker one metadata request."""
+        if not readiness or time.monotonic() - readiness[0][0] > READY_CACHE_S:
+            readiness[:] = [(time.monotonic(), await client.kafka_problem())]
+        problem = readiness[0][1]
+        problems = [problem] if problem else []
+        return _json({"ready": not problems, "problems": problems}, status=503 if problems else 200)
+
     def shape_for(request: Request) -> ErrorShape:
         """Anthropic's error shape under its API's path, OpenAI's everywhere else."""
         return anthropic_error_body if request.url.path.startswith("/v1/messages") else openai_error_body
@@ -409,6 +421,7 @@ def build_ingress(config: TurnoutConfig, client: TurnoutClient) -> Starlette:
         Route("/v1/feedback", guarded(ingress.feedback), methods=["POST"]),
         Route("/v1/messages", guarded(ingress.messages, anthropic_error_body), methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", serve_metrics, methods=["GET"]),
         Route("/openapi.json", serve_openapi, methods=["GET"]),
     ]

@@ -214,5 +214,11 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": json_ok}}},
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: Kafka answers, and the request and reply topics have leaders",
+                    "responses": {"200": json_ok, "503": {"description": "Not ready; the body names why"}},
+                }
+            },
         },
     }

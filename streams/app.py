@@ -50,8 +50,9 @@ __all__ = ["TurnoutApp", "build_app"]
 log = logging.getLogger(__name__)
 
 # Faust makes ``<datadir>/v1/tables`` at start even for in-memory tables; by default under the
-# working directory, which left a ``<group>-data`` tree wherever a worker or a test ran.
-FAUST_DATADIR = str(Path(tempfile.gettempdir()) / "turnout-faust" / "{conf.name}")
+# working directory, which left a ``<group>-data`` tree wherever a worker or a test ran. It makes
+# the directory without its parents, so this one sits in the temp dir itself.
+FAUST_DATADIR = str(Path(tempfile.gettempdir()) / "turnout-faust-{conf.name}")
 
 RESYNC_S = 5.0  # how often each worker publishes its ledger totals to Redis again
 
@@ -154,11 +155,13 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
             return view.text(metrics.render(), content_type="text/plain; version=0.0.4")
 
         def health(view: Any, readiness: bool) -> Any:
+            consumer: Any = app.consumer  # streams.kafka_transport's: when it last fetched, its coordinator
             state = WorkerHealth(
                 started_at=started_at,
-                fetched_at=getattr(app.consumer, "fetched_at", None),
+                fetched_at=consumer.fetched_at,
                 joined=app.rebalancing_count > 0,
                 rebalancing=app.rebalancing,
+                coordinator_known=consumer.coordinator_known(),
                 partitions=len(app.assignor.assigned_actives()),
                 controls_loaded=controls.loaded.is_set(),
                 breakers_loaded=board.loaded.is_set(),

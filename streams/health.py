@@ -7,8 +7,10 @@ before it fetches again, so it stops coming back when the consumer is stuck in a
 agent has stopped taking events: a worker in either state is alive to the process manager but does
 no work, and restarting it is the remedy.
 
-Ready: live, a member of the consumer group with its partitions assigned (not rebalancing), and
-the compacted state every request reads loaded (kill switches and breaker states).
+Ready: live, a member of the consumer group with its partitions assigned (not rebalancing), in
+touch with the group's coordinator (a broker answering its heartbeats: during a broker outage
+the worker is live but not ready, from about one session timeout into it), and the compacted state
+every request reads loaded (kill switches and breaker states).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class WorkerHealth:
     fetched_at: float | None  # monotonic, when the fetch loop last came back (None: not yet)
     joined: bool  # assigned partitions at least once
     rebalancing: bool
+    coordinator_known: bool  # the group's coordinator answers heartbeats
     partitions: int  # assigned to this worker now
     controls_loaded: bool
     breakers_loaded: bool
@@ -43,6 +46,7 @@ class WorkerHealth:
             self.live(now, stale_after_s)
             and self.joined
             and not self.rebalancing
+            and self.coordinator_known
             and self.controls_loaded
             and self.breakers_loaded
         )
@@ -56,6 +60,8 @@ class WorkerHealth:
             problems.append("not yet a member of the consumer group")
         elif self.rebalancing:
             problems.append("the consumer group is rebalancing")
+        if self.joined and not self.coordinator_known:
+            problems.append("the consumer group's coordinator (a Kafka broker) is not answering")
         if not self.controls_loaded:
             problems.append("kill switches not loaded yet")
         if not self.breakers_loaded:
@@ -66,5 +72,6 @@ class WorkerHealth:
             "fetch_age_s": round(self.fetch_age_s(now), 3),
             "partitions": self.partitions,
             "rebalancing": self.rebalancing,
+            "coordinator_known": self.coordinator_known,
             "problems": problems,
         }

@@ -1,5 +1,6 @@
 """Faust's aiokafka transport, with three changes (and the time the fetch loop last came back, for
-the worker's liveness check: ``streams.health``).
+the worker's liveness check, and whether its group coordinator answers, for the readiness check:
+``streams.health``).
 
 - The consumer's fetch wait comes from the config: faust-streaming 0.15 hard-codes
   ``fetch_max_wait_ms=1500`` for the worker's consumer, which adds up to 1.5 s per hop when a topic
@@ -109,6 +110,14 @@ class _Consumer(faust_aiokafka.Consumer):
             return await super()._wait_next_records(timeout)
         finally:
             self.fetched_at = time.monotonic()
+
+    def coordinator_known(self) -> bool:
+        """Whether the group's coordinator (a broker) is known and answering heartbeats. aiokafka
+        forgets it when heartbeats have failed for a session timeout, or when the broker says it is
+        no longer the coordinator, and looks for it again until a broker answers."""
+        consumer = getattr(self._thread, "_consumer", None)
+        coordinator = getattr(consumer, "_coordinator", None)
+        return getattr(coordinator, "coordinator_id", None) is not None
 
     def _new_consumer_thread(self) -> _ConsumerThread:
         thread = _InLoopConsumer(self, loop=self.loop, beacon=self.beacon)

@@ -201,6 +201,22 @@ class TurnoutClient:
             thread.start()
             self._threads.append(thread)
 
+    async def kafka_problem(self, timeout_s: float = 1.0) -> str | None:
+        """What stops this client from serving requests now, or None: a broker answers a metadata
+        request within ``timeout_s``, and the requests topic and this client's reply topic have a
+        leader (the gateway's readiness check)."""
+        try:
+            metadata = await asyncio.to_thread(self._producer.list_topics, timeout=timeout_s)
+        except KafkaException as exc:
+            return f"Kafka is not answering ({exc.args[0].str()})"
+        for topic in (self.topics.requests, self.reply_topic):
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None:
+                return f"Kafka topic {topic} is not available"
+            if any(p.leader < 0 for p in found.partitions.values()):
+                return f"Kafka topic {topic} has a partition without a leader"
+        return None
+
     def _end_offset(self, timeout_s: float) -> int:
         assert self._consumer is not None
         return end_offset(self._consumer, self.reply_topic, timeout_s)

@@ -147,6 +147,7 @@ async def test_the_worker_answers_its_liveness_and_readiness_checks(workers: tup
     assert ready.status_code == 200, ready.text
     body = ready.json()
     assert body["live"] and body["ready"] and body["problems"] == [] and not body["rebalancing"]
+    assert body["coordinator_known"] is True
     assert body["partitions"] >= config.kafka.partitions  # one worker: every partition of its topics
     assert 0 <= body["fetch_age_s"] < 5
 

@@ -3,6 +3,7 @@ broker does not take (``submit`` does not wait for the ack; the refusal arrives 
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 
@@ -60,3 +61,20 @@ def test_a_reply_topic_that_never_appears_is_a_503_at_the_deadline(kafka_bootstr
             end_offset(consumer, topic, timeout_s=1)
     finally:
         consumer.close()
+
+
+async def test_the_readiness_check_names_a_missing_requests_topic_then_passes(kafka_bootstrap: str) -> None:
+    topics = TopicNames(f"t{uuid.uuid4().hex[:10]}")
+    async with TurnoutClient(kafka_bootstrap, topics) as client:  # creates its reply topic only
+        assert await client.kafka_problem() == f"Kafka topic {topics.requests} is not available"
+        ensure_topics(kafka_bootstrap, [topics.requests], 2)
+        assert await client.kafka_problem() is None
+
+
+async def test_the_readiness_check_says_kafka_is_not_answering_when_no_broker_listens() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once this closes
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = TurnoutClient(f"127.0.0.1:{port}", TopicNames(f"t{uuid.uuid4().hex[:10]}"))
+    problem = await client.kafka_problem(timeout_s=0.5)
+    assert problem is not None and problem.startswith("Kafka is not answering ("), problem

@@ -11,6 +11,7 @@ READY = WorkerHealth(
     fetched_at=200.0,
     joined=True,
     rebalancing=False,
+    coordinator_known=True,
     partitions=2,
     controls_loaded=True,
     breakers_loaded=True,
@@ -26,6 +27,7 @@ def test_a_worker_whose_fetch_loop_came_back_lately_is_live_and_ready() -> None:
         "fetch_age_s": 1.0,
         "partitions": 2,
         "rebalancing": False,
+        "coordinator_known": True,
         "problems": [],
     }
 
@@ -52,6 +54,13 @@ def test_a_rebalancing_worker_is_live_but_not_ready() -> None:
     moving = replace(READY, rebalancing=True)
     assert moving.live(201.0) and not moving.ready(201.0)
     assert moving.report(201.0)["problems"] == ["the consumer group is rebalancing"]
+
+
+def test_a_worker_whose_group_coordinator_is_not_answering_is_live_but_not_ready() -> None:
+    cut_off = replace(READY, coordinator_known=False)  # a broker outage: the fetch loop still comes back
+    assert cut_off.live(201.0) and not cut_off.ready(201.0)
+    assert cut_off.report(201.0)["problems"] == ["the consumer group's coordinator (a Kafka broker) is not answering"]
+    assert cut_off.report(201.0)["coordinator_known"] is False
 
 
 def test_a_worker_with_no_partitions_after_joining_is_ready() -> None:
