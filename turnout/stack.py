@@ -147,7 +147,7 @@ class Stack:
     def wait_ready(self, timeout_s: float = 120.0) -> None:
         checks = []
         if self.gateway:
-            checks.append(("gateway", f"{self.base_url.removesuffix('/v1')}/healthz"))
+            checks.append(("gateway", f"{self.base_url.removesuffix('/v1')}/readyz"))  # Kafka answers it
         if self.sink:
             checks.append(("sink", self.sink_url))
         if self.simulator:
@@ -168,6 +168,11 @@ class Stack:
             problem = wait_for_group(kafka.bootstrap, kafka.consumer_group, self.workers, timeout_s)
             if problem:
                 raise RuntimeError(f"{problem}; see {self.log_dir}")
+            web_port = self.config.topology.web_port
+            if web_port is not None:  # each worker joined, with its state loaded
+                for i in range(self.workers):
+                    url = f"http://127.0.0.1:{web_port + i}/readyz"
+                    wait_until(lambda url=url: httpx.get(url, timeout=2).status_code == 200, timeout_s, f"worker {i}")
 
     def all_alive(self) -> bool:
         return all(p.poll() is None for p in self.processes.values())

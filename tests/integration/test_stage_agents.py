@@ -42,6 +42,7 @@ def workers(request: pytest.FixtureRequest, make_config: Any) -> Iterator[tuple[
     with Stack(
         path, config, workers=1, gateway=False, sink=False, log_dir=path.parent / "logs", delete_topics_on_stop=True
     ) as stack:
+        stack.wait_ready()
         yield request.param, config
         assert stack.all_alive(), "a worker died during the tests"
 
