@@ -1,8 +1,9 @@
-"""The one module that talks to providers: a pooled aiohttp session per provider, with timeouts.
+"""The one module that talks to providers: pooled keep-alive connections per provider, with timeouts.
 
-aiohttp rather than httpx on this path: under the benchmark's load the worker spent 29 % of its CPU
-inside httpx's request machinery (``bench/README.md``, "What was tried"); aiohttp parses HTTP in C.
-Network failures become typed errors here, so nothing above it sees an aiohttp exception.
+The HTTP client is ``streams.providers.http1`` (httptools' C parser under a small connection pool).
+It replaced aiohttp, which replaced httpx: under the benchmark's load a worker spent 29 % of its CPU
+in httpx's request machinery, then 10-14 % in aiohttp's (``bench/README.md``, "What was tried").
+Network failures become typed errors here, so nothing above it sees a socket or parser exception.
 
 Timeouts, per provider: ``connect_timeout_s`` to open a connection, ``timeout_s`` to get one from
 the pool and between any two reads of the answer (a stream that trickles slower than that is cut).
@@ -12,21 +13,17 @@ encoded; Bedrock's signature covers the path), and response headers are lowercas
 
 from __future__ import annotations
 
-import asyncio
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import aiohttp
-from yarl import URL
-
 from schemas.config import ProviderConfig
 from schemas.errors import ProviderConnectionError, ProviderStreamBroken, ProviderTimeout, TurnoutError
 from streams.providers.base import HttpRequestSpec
+from streams.providers.http1 import ConnectionPool, HttpResponse, ProtocolFailure, RemoteClosed, origin_of
 
 __all__ = ["HttpReply", "ProviderTransport"]
-
-READ_CHUNK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,94 +34,90 @@ class HttpReply:
 
 
 def _network_error(exc: BaseException, streaming: bool) -> TurnoutError:
-    if isinstance(exc, asyncio.TimeoutError):  # aiohttp's ServerTimeoutError and ConnectionTimeoutError are ones
-        return ProviderTimeout(f"The provider did not answer in time ({type(exc).__name__}).")
-    if streaming and isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError | ConnectionError):
+    if isinstance(exc, TimeoutError):
+        return ProviderTimeout("The provider did not answer in time.")
+    if streaming and isinstance(exc, RemoteClosed | ProtocolFailure | ConnectionError):
         return ProviderStreamBroken("The provider's stream broke off.")
-    return ProviderConnectionError(f"Could not reach the provider ({type(exc).__name__}).")
+    return ProviderConnectionError(f"Could not reach the provider ({type(exc).__name__}: {exc}).")
 
 
-_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError)
-
-
-def _headers(resp: aiohttp.ClientResponse) -> dict[str, str]:
-    return {name.lower(): value for name, value in resp.headers.items()}
+_FAILURES = (OSError, TimeoutError)  # ConnectionError, RemoteClosed and ProtocolFailure are OSErrors
 
 
 class ProviderTransport:
-    """Pooled HTTP sessions, one per provider name, opened on first use (in the running loop)."""
+    """Connection pools, one per provider name and origin, opened on first use (in the running loop)."""
 
-    def __init__(self, providers: dict[str, ProviderConfig]) -> None:
+    def __init__(self, providers: dict[str, ProviderConfig], ssl_context: ssl.SSLContext | None = None) -> None:
         self._providers = dict(providers)
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._ssl = ssl_context  # None: the system's trusted CAs (a test passes its own)
+        self._pools: dict[tuple[str, str, str, int], ConnectionPool] = {}
 
-    def _session(self, provider: str) -> aiohttp.ClientSession:
-        session = self._sessions.get(provider)
-        if session is None or session.closed:
+    async def _open(self, provider: str, spec: HttpRequestSpec) -> tuple[ConnectionPool, HttpResponse]:
+        """The answer's head, from a pooled connection."""
+        try:
+            scheme, host, port, target = origin_of(spec.url)
+        except ValueError as exc:
+            raise ProviderConnectionError(f"Could not reach the provider ({exc}).") from None
+        key = (provider, scheme, host, port)
+        pool = self._pools.get(key)
+        if pool is None:
             settings = self._providers[provider]
-            connector = aiohttp.TCPConnector(
-                limit=settings.max_connections, limit_per_host=settings.max_connections, ttl_dns_cache=300
+            pool = self._pools[key] = ConnectionPool(
+                scheme,
+                host,
+                port,
+                max_connections=settings.max_connections,
+                connect_timeout_s=settings.connect_timeout_s,
+                read_timeout_s=settings.timeout_s,
+                ssl_context=self._ssl,
             )
-            timeout = aiohttp.ClientTimeout(
-                total=None,
-                connect=settings.timeout_s,  # waiting for a pooled connection, and opening it
-                sock_connect=settings.connect_timeout_s,
-                sock_read=settings.timeout_s,
-            )
-            session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=timeout,
-                skip_auto_headers=("content-type",),  # the adapter's, or none (never octet-stream)
-                raise_for_status=False,
-            )
-            self._sessions[provider] = session
-        return session
+        try:
+            return pool, await pool.request(spec.method, target, spec.headers, spec.body)
+        except _FAILURES as exc:  # before ValueError: a certificate that fails verification is both
+            raise _network_error(exc, streaming=False) from None
+        except ValueError as exc:  # a header that cannot go on the wire (a line break in a key, say)
+            raise ProviderConnectionError(f"The request could not be sent ({exc}).") from None
 
     async def send(self, provider: str, spec: HttpRequestSpec) -> HttpReply:
-        session = self._session(provider)
+        pool, response = await self._open(provider, spec)
         try:
-            async with session.request(
-                spec.method, URL(spec.url, encoded=True), headers=spec.headers, data=spec.body
-            ) as resp:
-                body = await resp.read()
-                return HttpReply(resp.status, _headers(resp), body)
+            body = await response.read()
         except _FAILURES as exc:
             raise _network_error(exc, streaming=False) from None
+        finally:
+            pool.release(response.connection)
+        return HttpReply(response.status, response.headers, body)
 
     @asynccontextmanager
     async def stream(
         self, provider: str, spec: HttpRequestSpec
     ) -> AsyncIterator[tuple[HttpReply, AsyncIterator[bytes]]]:
         """The response head (body empty, or the whole error body) and an iterator of its bytes."""
-        session = self._session(provider)
+        pool, response = await self._open(provider, spec)
         try:
-            resp = await session.request(spec.method, URL(spec.url, encoded=True), headers=spec.headers, data=spec.body)
-        except _FAILURES as exc:
-            raise _network_error(exc, streaming=False) from None
-        try:
-            if resp.status >= 400:
+            if response.status >= 400:
                 try:
-                    body = await resp.read()
+                    body = await response.read()
                 except _FAILURES as exc:
                     raise _network_error(exc, streaming=False) from None
-                yield HttpReply(resp.status, _headers(resp), body), _empty()
+                yield HttpReply(response.status, response.headers, body), _empty()
             else:
-                yield HttpReply(resp.status, _headers(resp), b""), self._bytes(resp)
+                yield HttpReply(response.status, response.headers, b""), self._bytes(response)
         finally:
-            resp.release()
+            pool.release(response.connection)  # reused only if its answer was read to the end
 
     @staticmethod
-    async def _bytes(resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    async def _bytes(response: HttpResponse) -> AsyncIterator[bytes]:
         try:
-            async for piece in resp.content.iter_any():
+            async for piece in response.iter_chunks():
                 yield piece
         except _FAILURES as exc:
             raise _network_error(exc, streaming=True) from None
 
     async def aclose(self) -> None:
-        for session in self._sessions.values():
-            await session.close()
-        self._sessions.clear()
+        for pool in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
 
 async def _empty() -> AsyncIterator[bytes]:
