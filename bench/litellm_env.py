@@ -31,6 +31,8 @@ LITELLM_VERSION = "1.102.4"
 (1.103.11, 1.106.10, 1.108.11, 1.109.1) require certifi>=2026.10.19, which the package index does
 not have; 1.102.4 installs."""
 MASTER_KEY = "sk-bench-litellm"
+WORKER_HEALTHCHECK_S = 60
+"""uvicorn's worker health-check timeout for LiteLLM with several workers (its default: 5 s)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,11 @@ class LiteLLMEnv:
         """Start ``litellm --config ... --port ... --num_workers N`` in its own session."""
         log.parent.mkdir(parents=True, exist_ok=True)
         extra = ["--log_config", str(log_config)] if log_config is not None else []
+        if workers > 1:
+            # uvicorn's supervisor pings each worker and kills one that misses 5 s; on a loaded
+            # 2-core machine its workers missed pings and were restarted mid-run, costing LiteLLM
+            # throughput that is not its own. A worker that is alive is left alone for a minute.
+            extra += ["--timeout_worker_healthcheck", str(WORKER_HEALTHCHECK_S)]
         with log.open("ab") as out:
             return subprocess.Popen(
                 [
