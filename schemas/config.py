@@ -178,6 +178,9 @@ class ProviderConfig(_Model):
     timeout_s: float = Field(60.0, gt=0)
     connect_timeout_s: float = Field(5.0, gt=0)
     max_connections: int = Field(200, ge=1)
+    ca_file: str | None = Field(
+        None, description="PEM file of the CAs to trust for an https base_url (a private CA); else the system's."
+    )
 
     @model_validator(mode="after")
     def _bedrock_needs_a_region(self) -> ProviderConfig:

@@ -47,10 +47,22 @@ _FAILURES = (OSError, TimeoutError)  # ConnectionError, RemoteClosed and Protoco
 class ProviderTransport:
     """Connection pools, one per provider name and origin, opened on first use (in the running loop)."""
 
-    def __init__(self, providers: dict[str, ProviderConfig], ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, providers: dict[str, ProviderConfig]) -> None:
         self._providers = dict(providers)
-        self._ssl = ssl_context  # None: the system's trusted CAs (a test passes its own)
         self._pools: dict[tuple[str, str, str, int], ConnectionPool] = {}
+        self._ssl: dict[str, ssl.SSLContext] = {}
+
+    def _ssl_context(self, provider: str) -> ssl.SSLContext:
+        """The system's trusted CAs, or only the provider's ``ca_file`` (read when first needed)."""
+        context = self._ssl.get(provider)
+        if context is None:
+            ca_file = self._providers[provider].ca_file
+            try:
+                context = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ProviderConnectionError(f"The provider's ca_file cannot be read ({exc}).") from None
+            self._ssl[provider] = context
+        return context
 
     async def _open(self, provider: str, spec: HttpRequestSpec) -> tuple[ConnectionPool, HttpResponse]:
         """The answer's head, from a pooled connection."""
@@ -69,7 +81,7 @@ class ProviderTransport:
                 max_connections=settings.max_connections,
                 connect_timeout_s=settings.connect_timeout_s,
                 read_timeout_s=settings.timeout_s,
-                ssl_context=self._ssl,
+                ssl_context=self._ssl_context(provider) if scheme == "https" else None,
             )
         try:
             return pool, await pool.request(spec.method, target, spec.headers, spec.body)

@@ -433,13 +433,12 @@ def test_https_with_a_trusted_certificate_works_and_an_untrusted_one_is_refused(
     cert, key = _certificate(tmp_path)
     serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     serving.load_cert_chain(cert, key)
-    trusting = ssl.create_default_context(cafile=str(cert))
 
     async def main() -> None:
         server = Server(plain)
         port = await server.start(serving)
         url = f"https://127.0.0.1:{port}/v1/chat/completions"
-        transport = ProviderTransport({"p": ProviderConfig(base_url=url)}, ssl_context=trusting)
+        transport = ProviderTransport({"p": ProviderConfig(base_url=url, ca_file=str(cert))})  # a private CA
         for _ in range(2):
             reply = await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
             assert reply.status == 200
@@ -449,6 +448,9 @@ def test_https_with_a_trusted_certificate_works_and_an_untrusted_one_is_refused(
         untrusting = ProviderTransport({"p": ProviderConfig(base_url=url)})  # the system's CAs only
         with pytest.raises(ProviderConnectionError, match="SSLCertVerificationError"):
             await untrusting.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
+        missing = ProviderTransport({"p": ProviderConfig(base_url=url, ca_file=str(tmp_path / "none.pem"))})
+        with pytest.raises(ProviderConnectionError, match="ca_file cannot be read"):
+            await missing.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
         await server.stop()
 
     run(main())
