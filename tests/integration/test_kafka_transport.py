@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 from mode.threads import WorkerThread
@@ -41,7 +42,7 @@ async def test_a_batch_for_a_topic_known_from_an_all_topics_answer_is_delivered(
         await producer.stop()
 
 
-async def test_the_consumer_fetches_on_the_apps_own_loop_without_a_thread(kafka_bootstrap: str) -> None:
+async def test_the_consumer_fetches_on_the_apps_own_loop_without_a_thread(kafka_bootstrap: str, tmp_path: Path) -> None:
     """Faust would run aiokafka's consumer in a thread of its own; this transport keeps it on the app's loop."""
     prefix = f"t{uuid.uuid4().hex[:10]}"
     ensure_topics(kafka_bootstrap, [f"{prefix}.in"], 2)
@@ -49,6 +50,7 @@ async def test_the_consumer_fetches_on_the_apps_own_loop_without_a_thread(kafka_
         f"{prefix}-group",
         broker=f"kafka://{kafka_bootstrap}",
         store="memory://",
+        datadir=str(tmp_path / "faust"),  # not the working directory
         value_serializer="raw",
         broker_session_timeout=3.0,
         broker_heartbeat_interval=0.5,
