@@ -182,7 +182,10 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(run: Any) -> No
         server = Server(once)
         pool = pool_for(await server.start())
         assert (await fetch(pool))[0] == 200
-        await asyncio.sleep(0.05)  # the server's close reaches the client
+        deadline = asyncio.get_running_loop().time() + 5
+        while not all(c.closed for c in pool._idle):  # the server's close reaches the client
+            assert asyncio.get_running_loop().time() < deadline, "the server's close never arrived"
+            await asyncio.sleep(0)
         assert (await fetch(pool))[0] == 200
         assert server.connections == 2 and len(server.requests) == 2
         pool.close()
