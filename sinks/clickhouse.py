@@ -1,7 +1,10 @@
 """The ClickHouse sink: batches every event topic into ClickHouse, off the request path.
 
 Batches close by rows or by time. Offsets are committed only after the insert succeeded, so a
-crash or an unreachable ClickHouse re-reads what was not stored; the tables are ReplacingMergeTree
+crash or an unreachable ClickHouse re-reads what was not stored. Commits go out asynchronously: a
+commit held up by a broker outage must not stop the loop that polls (a blocked poll loop cannot
+take part in the rebalance that follows the outage, and the sink stalled for minutes that way); a
+commit that fails only means the batch is read again. the tables are ReplacingMergeTree
 on each event's key and every insert carries a deduplication token, so what is re-read is not
 counted twice. The default store is chDB (``chdb:///path``), which allows one process per path:
 the sink is that process, and it answers read-only queries for others on
@@ -85,6 +88,7 @@ class ClickHouseSink:
         self._stop = threading.Event()
         self.rows_written = 0
         self.skipped = 0
+        self.commit_failures = 0
         endpoint = config.sink.otlp_endpoint
         self.otlp = OtlpExporter(endpoint) if endpoint else None
 
@@ -112,6 +116,7 @@ class ClickHouseSink:
                 "fetch.min.bytes": 64 * 1024,
                 "fetch.wait.max.ms": 200,
                 "session.timeout.ms": 30000,  # no hurry to rebalance the sink; a busy broker must not evict it
+                "on_commit": self._committed,
             }
         )
         consumer.subscribe(list(self.topics.event_topics))
@@ -132,7 +137,7 @@ class ClickHouseSink:
                     self._flush(batch, consumer)
                     batch = _Batch()
             if batch.count:
-                self._flush(batch, consumer)
+                self._flush(batch, consumer, wait=True)
         finally:
             consumer.close()
             if self.otlp is not None:
@@ -160,7 +165,17 @@ class ClickHouseSink:
         for table, row in rows_for(event):
             batch.add(table, row, msg.topic(), msg.partition(), msg.offset())
 
-    def _flush(self, batch: _Batch, consumer: Consumer) -> None:
+    def _committed(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """librdkafka's report of an asynchronous commit (served inside ``poll``)."""
+        failed = [f"{p.topic}[{p.partition}]: {p.error.str()}" for p in partitions if p.error is not None]
+        if err is not None or failed:
+            self.commit_failures += 1
+            reason = err.str() if err is not None else "; ".join(failed)
+            log.warning("offset commit failed (%s); the batch will be re-read and deduplicated", reason)
+
+    def _flush(self, batch: _Batch, consumer: Consumer, wait: bool = False) -> None:
+        """Insert ``batch`` (retrying while ClickHouse is unreachable), then commit its offsets:
+        asynchronously in the loop, and waiting for the broker when ``wait`` (the last batch)."""
         delay = 0.2
         while True:
             try:
@@ -178,7 +193,7 @@ class ClickHouseSink:
         commits = [TopicPartition(t, p, last + 1) for (t, p), (_, last) in batch.offsets.items()]
         if commits:
             try:
-                consumer.commit(offsets=commits, asynchronous=False)
+                consumer.commit(offsets=commits, asynchronous=not wait)
             except KafkaException as exc:
                 # a rebalance took the partitions away: whoever gets them re-reads this batch,
                 # and the deduplication token and ReplacingMergeTree keep the rows single

@@ -154,12 +154,54 @@ def test_a_redelivered_batch_does_not_double_count(sink_setup: tuple[TurnoutConf
     assert count(client, f"SELECT count() FROM {db}.requests FINAL WHERE request_id = 'req-4'") == 1
 
 
+def test_the_offsets_of_stored_batches_are_committed(sink_setup: tuple[TurnoutConfig, Any]) -> None:
+    """Commits go out asynchronously while the sink runs (one held up by a broker outage must not
+    stop its polling) and the last batch's is waited for: afterwards the group is at the end."""
+    config, client = sink_setup
+    topics, codec, db = TopicNames(config.kafka.topic_prefix), EventCodec(), config.clickhouse.database
+    for i in range(30):  # batches of 7 rows: four flushed in the loop, the rest on the way out
+        produce(config.kafka.bootstrap, topics.records, codec.encode(record(i)), f"req-{i}".encode())
+    sink = run_sink(config, client, lambda: count(client, f"SELECT count() FROM {db}.requests") >= 30)
+    assert sink.commit_failures == 0
+    assert committed_offsets(config, topics.records) == end_offsets(config, topics.records)
+    assert sum(committed_offsets(config, topics.records).values()) == 30
+
+
+def committed_offsets(config: TurnoutConfig, topic: str) -> dict[int, int]:
+    """The sink group's committed offset of each partition of ``topic`` (-1001 where none)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": config.kafka.bootstrap, "group.id": sink_group(config)})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+        return {tp.partition: tp.offset for tp in found}
+    finally:
+        consumer.close()
+
+
+def end_offsets(config: TurnoutConfig, topic: str) -> dict[int, int]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": config.kafka.bootstrap, "group.id": f"{sink_group(config)}-probe"})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in partitions}
+        return {p: high for p, (_, high) in marks.items()}
+    finally:
+        consumer.close()
+
+
+def sink_group(config: TurnoutConfig) -> str:
+    return f"{config.kafka.topic_prefix}-clickhouse-sink"
+
+
 def sink_group_reset(config: TurnoutConfig) -> None:
     """Delete the sink's consumer group so the next sink re-reads every topic from the start."""
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient({"bootstrap.servers": config.kafka.bootstrap})
-    group = f"{config.kafka.topic_prefix}-clickhouse-sink"
+    group = sink_group(config)
     deadline = time.monotonic() + 30
     while True:
         try:
