@@ -193,7 +193,10 @@ class ClickHouseSink:
         commits = [TopicPartition(t, p, last + 1) for (t, p), (_, last) in batch.offsets.items()]
         if commits:
             try:
-                consumer.commit(offsets=commits, asynchronous=not wait)
+                if wait:
+                    consumer.commit(offsets=commits, asynchronous=False)
+                else:
+                    consumer.commit(offsets=commits, asynchronous=True)
             except KafkaException as exc:
                 # a rebalance took the partitions away: whoever gets them re-reads this batch,
                 # and the deduplication token and ReplacingMergeTree keep the rows single
