@@ -35,6 +35,7 @@ from sinks.dashboards import PAGES, Dashboards, Filters
 from sinks.migrate import migrate
 from sinks.otlp import OtlpExporter
 from sinks.rows import TABLE_COLUMNS, rows_for
+from streams.log_limits import rdkafka_logging
 from streams.topics import TopicNames
 
 __all__ = ["ClickHouseSink", "QueryResult", "open_clickhouse", "serve_queries"]
@@ -117,6 +118,7 @@ class ClickHouseSink:
                 "fetch.wait.max.ms": 200,
                 "session.timeout.ms": 30000,  # no hurry to rebalance the sink; a busy broker must not evict it
                 "on_commit": self._committed,
+                **rdkafka_logging(),
             }
         )
         consumer.subscribe(list(self.topics.event_topics))

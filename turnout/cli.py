@@ -52,10 +52,12 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ingress.app import build_ingress
+    from streams.log_limits import limit_repeats
     from streams.topics import TopicNames
     from turnout.client import TurnoutClient
 
     config = _config(args)
+    limit_repeats()  # a broker outage: a line per kind of Kafka client error every 10 s
     client = TurnoutClient(
         config.kafka.bootstrap, TopicNames(config.kafka.topic_prefix), instance_id=config.gateway.instance_id
     )
@@ -113,9 +115,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_sink(args: argparse.Namespace) -> int:
     from sinks.clickhouse import ClickHouseSink, serve_queries
+    from streams.log_limits import limit_repeats
     from turnout.kafka_admin import prepare_topics
 
     config = _config(args)
+    limit_repeats()
     prepare_topics(config.kafka)
     sink = ClickHouseSink(config)
     server = serve_queries(sink, config.sink.query_host, config.sink.query_port)

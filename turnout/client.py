@@ -37,6 +37,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from schemas.codec import EventCodec, UndecodableEvent
 from schemas.errors import GatewayTimeout, ServiceUnavailable
 from schemas.events import CacheControl, Caller, ChatRequest, ChunkEvent, EmbeddingsRequest, ReplyEvent, RequestEvent
+from streams.log_limits import rdkafka_logging
 from streams.topics import TopicNames
 from streams.tracing import new_trace_id, request_span_id, traceparent
 
@@ -164,6 +165,7 @@ class TurnoutClient:
                 "enable.idempotence": True,
                 "message.timeout.ms": int(produce_timeout_s * 1000),
                 "socket.keepalive.enable": True,
+                **rdkafka_logging(),
                 **(producer_config or {}),
             }
         )
@@ -192,6 +194,7 @@ class TurnoutClient:
                 # here) and an idle gateway sends 10 fetches a second instead of 200.
                 "fetch.wait.max.ms": 100,
                 "fetch.min.bytes": 1,
+                **rdkafka_logging(),
             }
         )
         high = await asyncio.to_thread(self._end_offset, timeout_s)

@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from streams.log_limits import KAFKA_CLIENT_LOGGERS, RepeatLimit, limit_repeats
+from streams.log_limits import KAFKA_CLIENT_LOGGERS, RDKAFKA_LOGGER, RepeatLimit, limit_repeats, rdkafka_logging
+from tests.conftest import free_port
+from turnout.stack import wait_until
 
 
 class Clock:
@@ -54,5 +56,41 @@ def test_the_limit_is_put_on_the_kafka_client_loggers(caplog: pytest.LogCaptureF
                 client.error("Unable connect to node with id %s: %s", 1, "refused")
         assert [r.getMessage() for r in caplog.records] == ["Unable connect to node with id 1: refused"]
     finally:
+        for name in KAFKA_CLIENT_LOGGERS:
+            logging.getLogger(name).removeFilter(limit)
+
+
+def _rdkafka(client: str, text: str, facility: str = "FAIL") -> logging.LogRecord:
+    return _record("%s [%s] %s", facility, client, text, name=RDKAFKA_LOGGER)
+
+
+def test_librdkafka_lines_are_told_apart_by_client_facility_and_text_without_numbers() -> None:
+    limit = RepeatLimit(every_s=10, clock=Clock())
+    refused = (
+        "127.0.0.1:19092/bootstrap: Connect to ipv4#127.0.0.1:19092 failed: Connection refused "
+        "(after 0ms in state CONNECT)"
+    )
+    assert limit.filter(_rdkafka("rdkafka#consumer-2", refused))
+    assert not limit.filter(_rdkafka("rdkafka#consumer-2", refused.replace("0ms", "3ms")))  # the same, numbers aside
+    assert limit.filter(_rdkafka("rdkafka#producer-1", refused))  # another client
+    assert limit.filter(_rdkafka("rdkafka#consumer-2", refused, facility="ERROR"))
+    assert limit.filter(_rdkafka("rdkafka#consumer-2", "GroupCoordinator: Timed out 1 in-flight", facility="REQTMOUT"))
+
+
+def test_a_librdkafka_client_logs_through_python_and_is_limited(caplog: pytest.LogCaptureFixture) -> None:
+    """A real consumer pointed at a port nobody listens on: librdkafka tries to connect about twenty
+    times a second; with its lines sent to Python's logging and limited, one gets through."""
+    from confluent_kafka import Consumer
+
+    limit = limit_repeats(every_s=60)
+    consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{free_port()}", "group.id": "nobody", **rdkafka_logging()})
+    try:
+        with caplog.at_level(logging.ERROR, logger=RDKAFKA_LOGGER):
+            consumer.subscribe(["nothing"])
+            wait_until(lambda: consumer.poll(0.05) is None and limit.dropped >= 10, 30, "repeated connection failures")
+        lines = [r.getMessage() for r in caplog.records if r.name == RDKAFKA_LOGGER]
+        assert len(lines) == 1 and "Connection refused" in lines[0], lines
+    finally:
+        consumer.close()
         for name in KAFKA_CLIENT_LOGGERS:
             logging.getLogger(name).removeFilter(limit)
