@@ -1,9 +1,11 @@
 """One Kafka hop between two processes, back to back and after a quiet pause.
 
-    python -m bench.kafka_hop [--consumer rdkafka|aiokafka] [--pause-ms 20] [--messages 300]
+    python -m bench.kafka_hop [--producer aiokafka|rdkafka] [--consumer rdkafka|aiokafka] [--pause-ms 20]
 
-A producer process (aiokafka on uvloop, as a worker produces a reply) sends a 400-byte message
-stamped with the monotonic clock, waits for its ack and then ``--pause-ms``; this process consumes
+A producer process (``aiokafka`` on uvloop, as a worker produces a reply, or ``rdkafka``:
+librdkafka's producer with its delivery reports polled by a thread, as the gateway produces a
+request) sends a 400-byte message stamped with the monotonic clock, waits for its ack and then
+``--pause-ms``; this process consumes
 it, as the gateway takes a reply (``rdkafka``: librdkafka's consumer polled by a thread and handed
 to the event loop with ``call_soon_threadsafe``) or with aiokafka on the loop (``aiokafka``), and
 takes the time on its loop. The clock is the machine's, shared by both processes. Not a benchmark
@@ -29,6 +31,36 @@ from bench.stats import percentile
 
 PAD = b"x" * 400
 WARMUP = 20
+
+
+async def _produce_rdkafka(bootstrap: str, topic: str, messages: int, pause_s: float) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "acks": "all", "enable.idempotence": True})
+    loop = asyncio.get_running_loop()
+    stopping = threading.Event()
+
+    def poll() -> None:
+        while not stopping.is_set():
+            producer.poll(0.05)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        await asyncio.sleep(2.0)
+        for _ in range(messages + WARMUP):
+            acked = loop.create_future()
+
+            def ack(err: object, _msg: object, acked: asyncio.Future[None] = acked) -> None:
+                loop.call_soon_threadsafe(acked.set_result, None)
+
+            producer.produce(topic, struct.pack("d", time.monotonic()) + PAD, partition=0, on_delivery=ack)
+            await acked
+            await asyncio.sleep(pause_s)
+    finally:
+        stopping.set()
+        thread.join(5)
+        producer.flush(5)
 
 
 async def _produce(bootstrap: str, topic: str, messages: int, pause_s: float) -> None:
@@ -99,7 +131,7 @@ async def _consume_aiokafka(bootstrap: str, topic: str, count: int) -> list[floa
     return hops
 
 
-def measure(bootstrap: str, consumer: str, pause_ms: float, messages: int) -> list[float]:
+def measure(bootstrap: str, consumer: str, pause_ms: float, messages: int, producer: str = "aiokafka") -> list[float]:
     """Milliseconds from each message's send to its arrival on this process's loop, the warm-up
     messages left out."""
     from confluent_kafka.admin import AdminClient, NewTopic
@@ -108,12 +140,14 @@ def measure(bootstrap: str, consumer: str, pause_ms: float, messages: int) -> li
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(15)
     command = [sys.executable, "-m", "bench.kafka_hop", "--produce", topic, "--bootstrap", bootstrap]
-    producer = subprocess.Popen([*command, "--pause-ms", str(pause_ms), "--messages", str(messages)])
+    sender = subprocess.Popen(
+        [*command, "--producer", producer, "--pause-ms", str(pause_ms), "--messages", str(messages)]
+    )
     consume = _consume_rdkafka if consumer == "rdkafka" else _consume_aiokafka
     try:
         hops = uvloop.run(consume(bootstrap, topic, messages + WARMUP))
     finally:
-        producer.wait(60)
+        sender.wait(60)
         admin.delete_topics([topic])
     return [h * 1000 for h in hops[WARMUP:]]
 
@@ -121,19 +155,19 @@ def measure(bootstrap: str, consumer: str, pause_ms: float, messages: int) -> li
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.kafka_hop", description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", default="127.0.0.1:19092")
+    parser.add_argument("--producer", choices=("aiokafka", "rdkafka"), default="aiokafka")
     parser.add_argument("--consumer", choices=("rdkafka", "aiokafka"), default="rdkafka")
     parser.add_argument("--pause-ms", type=float, default=20.0)
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--produce", metavar="TOPIC", help=argparse.SUPPRESS)  # the producer process
     args = parser.parse_args(argv)
     if args.produce:
-        uvloop.run(_produce(args.bootstrap, args.produce, args.messages, args.pause_ms / 1000))
+        produce = _produce_rdkafka if args.producer == "rdkafka" else _produce
+        uvloop.run(produce(args.bootstrap, args.produce, args.messages, args.pause_ms / 1000))
         return
-    hops = measure(args.bootstrap, args.consumer, args.pause_ms, args.messages)
-    print(
-        f"{args.consumer}, pause {args.pause_ms:g} ms, {len(hops)} messages: hop p50 {statistics.median(hops):.2f} ms, "
-        f"p90 {percentile(hops, 90):.2f} ms"
-    )
+    hops = measure(args.bootstrap, args.consumer, args.pause_ms, args.messages, args.producer)
+    label = f"{args.producer} -> {args.consumer}, pause {args.pause_ms:g} ms, {len(hops)} messages"
+    print(f"{label}: hop p50 {statistics.median(hops):.2f} ms, p90 {percentile(hops, 90):.2f} ms")
 
 
 if __name__ == "__main__":
