@@ -51,14 +51,23 @@ def test_the_primary_fails_in_the_middle_third_only(tmp_path: Path, simulator_ur
     assert injector.fault_off_s >= 2 * THIRD_S
     assert httpx.get(f"{simulator_url}/_sim/faults").json() == {"rules": []}  # nothing left behind
 
-    samples = [Sample.from_row(row) for row in cell.result["samples"]]
+    samples = sorted((Sample.from_row(row) for row in cell.result["samples"]), key=lambda s: s.offset_s)
     assert len(samples) == cell.result["scheduled"] == round(3 * THIRD_S * RATE)
     before, fault, after = split_thirds(samples, 3 * THIRD_S)
     assert len(before) == len(fault) == len(after) == round(THIRD_S * RATE)
-    # sends close to a boundary may land on either side of the rule's change
+    # The rule is on once: its 503s are one run of consecutive sends, and none comes before the
+    # middle third (the injector counts a third from when it saw the window open, which is after the
+    # load generator opened it). A send close to the boundary may land on either side.
+    failed = [i for i, s in enumerate(samples) if not s.ok]
+    assert failed, "no request failed while the rule was on"
+    assert {samples[i].error for i in failed} == {"http_503"}, [s.error for s in samples]
+    assert failed == list(range(failed[0], failed[-1] + 1)), [s.error for s in samples]
+    assert samples[failed[0]].offset_s >= THIRD_S - 2 / RATE
     assert sum(s.ok for s in before) >= len(before) - 2
-    assert sum(s.error == "http_503" for s in fault) >= len(fault) - 4
-    assert sum(s.ok for s in after) >= len(after) - 4
+    # as many as were sent while it was on, timed by the clock that put it on and took it off (how
+    # late the rule came on a loaded machine moves the run, not its length)
+    on_s = injector.fault_off_s - injector.fault_on_s
+    assert abs(len(failed) - on_s * RATE) <= 4, (len(failed), on_s)
 
 
 def test_finish_clears_the_rule_when_the_run_ends_early(simulator_url: str) -> None:
