@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import uvloop
 
@@ -47,7 +48,6 @@ async def _produce_rdkafka(bootstrap: str, topic: str, messages: int, pause_s: f
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
     try:
-        await asyncio.sleep(2.0)
         for _ in range(messages + WARMUP):
             acked = loop.create_future()
 
@@ -69,7 +69,6 @@ async def _produce(bootstrap: str, topic: str, messages: int, pause_s: float) ->
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0, acks=1)
     await producer.start()
     try:
-        await asyncio.sleep(2.0)  # the consumer's assignment is in place before the first message
         for _ in range(messages + WARMUP):
             await (await producer.send(topic, struct.pack("d", time.monotonic()) + PAD, partition=0))
             await asyncio.sleep(pause_s)
@@ -77,8 +76,8 @@ async def _produce(bootstrap: str, topic: str, messages: int, pause_s: float) ->
         await producer.stop()
 
 
-async def _consume_rdkafka(bootstrap: str, topic: str, count: int) -> list[float]:
-    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+async def _consume_rdkafka(bootstrap: str, topic: str, count: int, started: Callable[[], None]) -> list[float]:
+    from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer(
         {
@@ -89,7 +88,8 @@ async def _consume_rdkafka(bootstrap: str, topic: str, count: int) -> list[float
             "fetch.min.bytes": 1,
         }
     )
-    consumer.assign([TopicPartition(topic, 0, OFFSET_END)])
+    consumer.assign([TopicPartition(topic, 0, 0)])  # a new topic: from its start, nothing is missed
+    started()
     loop = asyncio.get_running_loop()
     hops: list[float] = []
     done = asyncio.Event()
@@ -113,14 +113,15 @@ async def _consume_rdkafka(bootstrap: str, topic: str, count: int) -> list[float
     return hops
 
 
-async def _consume_aiokafka(bootstrap: str, topic: str, count: int) -> list[float]:
+async def _consume_aiokafka(bootstrap: str, topic: str, count: int, started: Callable[[], None]) -> list[float]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=100)
     await consumer.start()
     partition = TopicPartition(topic, 0)
     consumer.assign([partition])
-    await consumer.seek_to_end(partition)
+    consumer.seek(partition, 0)  # a new topic: from its start, nothing is missed
+    started()
     hops: list[float] = []
     try:
         while len(hops) < count:
@@ -133,21 +134,24 @@ async def _consume_aiokafka(bootstrap: str, topic: str, count: int) -> list[floa
 
 def measure(bootstrap: str, consumer: str, pause_ms: float, messages: int, producer: str = "aiokafka") -> list[float]:
     """Milliseconds from each message's send to its arrival on this process's loop, the warm-up
-    messages left out."""
+    messages left out (they also cover the producer process's start, begun once this process's
+    consumer is set up)."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     topic = f"bench-hop-{uuid.uuid4().hex[:10]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(15)
     command = [sys.executable, "-m", "bench.kafka_hop", "--produce", topic, "--bootstrap", bootstrap]
-    sender = subprocess.Popen(
-        [*command, "--producer", producer, "--pause-ms", str(pause_ms), "--messages", str(messages)]
-    )
+    command += ["--producer", producer, "--pause-ms", str(pause_ms), "--messages", str(messages)]
+    senders: list[subprocess.Popen[bytes]] = []
     consume = _consume_rdkafka if consumer == "rdkafka" else _consume_aiokafka
+    deadline_s = 60 + (messages + WARMUP) * (pause_ms / 1000 + 0.05)
     try:
-        hops = uvloop.run(consume(bootstrap, topic, messages + WARMUP))
+        work = consume(bootstrap, topic, messages + WARMUP, lambda: senders.append(subprocess.Popen(command)))
+        hops = uvloop.run(asyncio.wait_for(work, deadline_s))
     finally:
-        sender.wait(60)
+        for sender in senders:
+            sender.wait(60)
         admin.delete_topics([topic])
     return [h * 1000 for h in hops[WARMUP:]]
 

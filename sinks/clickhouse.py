@@ -4,7 +4,7 @@ Batches close by rows or by time. Offsets are committed only after the insert su
 crash or an unreachable ClickHouse re-reads what was not stored. Commits go out asynchronously: a
 commit held up by a broker outage must not stop the loop that polls (a blocked poll loop cannot
 take part in the rebalance that follows the outage, and the sink stalled for minutes that way); a
-commit that fails only means the batch is read again. the tables are ReplacingMergeTree
+commit that fails only means the batch is read again. The tables are ReplacingMergeTree
 on each event's key and every insert carries a deduplication token, so what is re-read is not
 counted twice. The default store is chDB (``chdb:///path``), which allows one process per path:
 the sink is that process, and it answers read-only queries for others on
