@@ -18,6 +18,10 @@ so a request's time splits into:
 - ``reply -> client``: from the answer to the client having read the reply (the record and the reply
   produced, the reply topic, the gateway's reply consumer, the HTTP response).
 
+With ``--stream`` the time to the first token splits too: to the invoke stage, the invoke stage
+to its provider call, the provider's first token (the attempt's ``ttft_us``), and from that token
+at the worker to the client's first chunk (the chunk produced, the reply topic, the gateway).
+
 ``--pause-ms`` waits that long before each request: in the benchmark's sequential cell a system is
 idle while the four others answer, and a request that finds the processes on its path idle takes
 longer (``bench/README.md``, "What was tried").
@@ -131,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
         spans: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for request_id, name, start, end in rows:
             spans[request_id].append({"name": name, "start_us": start, "end_us": end})
+        first_token: dict[str, int] = {}  # streams: when the worker had the provider's first token
+        if args.stream:
+            sql = (
+                f"SELECT request_id, toUnixTimestamp64Micro(started_at) + ttft_us "
+                f"FROM {config.clickhouse.database}.attempts FINAL "
+                f"WHERE request_id IN ({listed}) AND ok AND ttft_us IS NOT NULL"
+            )
+            first_token = {r[0]: r[1] for r in run_sql(config, sql).rows}
         parts: dict[str, list[float]] = defaultdict(list)
         for sent, received, request_id, _, _ in measured:
             if request_id is not None and request_id in found:
@@ -143,6 +155,18 @@ def main(argv: list[str] | None = None) -> int:
             f"direct call p50 {statistics.median(direct_ms):.2f} ms"
         )
         if args.stream:
+            for sent, _, request_id, _, ttft in measured:
+                spans_of = spans.get(request_id or "", [])
+                request = next((s for s in spans_of if s["name"] == "turnout.request"), None)
+                token_us = first_token.get(request_id or "")
+                invoke = next((s for s in spans_of if s["name"] == "stage invoke"), None)
+                provider = next((s for s in spans_of if s["name"].startswith("provider ")), None)
+                if ttft is None or request is None or token_us is None or invoke is None or provider is None:
+                    continue
+                parts["ttft: -> invoke"].append((invoke["start_us"] - sent) / 1000)
+                parts["ttft: invoke -> provider call"].append((provider["start_us"] - invoke["start_us"]) / 1000)
+                parts["ttft: provider's first token"].append((token_us - provider["start_us"]) / 1000)
+                parts["ttft: first chunk -> client"].append(ttft - (token_us - sent) / 1000)
             parts["ttft (client)"] = [r[4] for r in measured if r[4] is not None]
             parts["ttft (direct)"] = [r[4] for r in rounds[1::2] if r[4] is not None]
         print(f"  {'part':<28} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
