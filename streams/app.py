@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import orjson
 import redis.asyncio as aioredis
 
 from schemas.codec import EventCodec, UndecodableEvent
@@ -38,7 +37,7 @@ from streams.ledger import BudgetLedger
 from streams.limiter import Limiter
 from streams.metrics import Metrics
 from streams.pipeline import Pipeline
-from streams.providers.transport import ProviderTransport
+from streams.providers.transport import TransportShelf
 from streams.reload import ConfigReloader
 from streams.routing.classifier import ComplexityModel
 from streams.topics import TopicNames
@@ -111,14 +110,13 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     controls = ControlBoard()
     cache = ResponseCache.from_config(config, redis, topics, codec, metrics)
     vault = PlaceholderVault(redis, kafka.topic_prefix)
-    transports: dict[str, ProviderTransport] = {}
+    transports = TransportShelf()
+    app.closers.append(transports.close)
     complexity: list[ComplexityModel] = []
 
     def request_path(config: TurnoutConfig) -> Pipeline:
         """The stages' logic for ``config``; built again when a reloaded config is taken up."""
-        key = orjson.dumps({n: p.model_dump(mode="json") for n, p in config.providers.items()}).decode()
-        transport = transports.get(key) or transports.setdefault(key, ProviderTransport(dict(config.providers)))
-        invoker = Invoker(config, transport, topics, breakers=board)
+        invoker = Invoker(config, transports.for_providers(dict(config.providers)), topics, breakers=board)
         if any(m.routing and m.routing.simple for m in config.models.values()) and not complexity:
             complexity.append(ComplexityModel.load())
         pipeline = Pipeline(

@@ -356,6 +356,7 @@ class ConnectionPool:
         if connection.finish() and not self._closed:
             self._idle.append(connection)
         else:
+            connection.close()  # a kept-alive one given back to a closed pool closes too
             self._open -= 1
         while self._waiters:
             waiter = self._waiters.popleft()

@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import orjson
+
 from schemas.config import ProviderConfig
 from schemas.errors import ProviderConnectionError, ProviderStreamBroken, ProviderTimeout, TurnoutError
 from streams.providers.base import HttpRequestSpec
 from streams.providers.http1 import ConnectionPool, HttpResponse, ProtocolFailure, RemoteClosed, origin_of
 
-__all__ = ["HttpReply", "ProviderTransport"]
+__all__ = ["HttpReply", "ProviderTransport", "TransportShelf"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class ProviderTransport:
         self._providers = dict(providers)
         self._pools: dict[tuple[str, str, str, int], ConnectionPool] = {}
         self._ssl: dict[str, ssl.SSLContext] = {}
+        self._closed = False
 
     def _ssl_context(self, provider: str) -> ssl.SSLContext:
         """The system's trusted CAs, or only the provider's ``ca_file`` (read when first needed)."""
@@ -83,6 +86,8 @@ class ProviderTransport:
                 read_timeout_s=settings.timeout_s,
                 ssl_context=self._ssl_context(provider) if scheme == "https" else None,
             )
+            if self._closed:
+                pool.close()  # a late call (a retry begun before the close) keeps no connection
         try:
             return pool, await pool.request(spec.method, target, spec.headers, spec.body)
         except _FAILURES as exc:  # before ValueError: a certificate that fails verification is both
@@ -126,10 +131,37 @@ class ProviderTransport:
         except _FAILURES as exc:
             raise _network_error(exc, streaming=True) from None
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
+        """Close every pool: idle connections now, those in use once their answers end. A call
+        begun before the close still completes, on a connection that is closed after it."""
+        self._closed = True
         for pool in self._pools.values():
             pool.close()
-        self._pools.clear()
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+class TransportShelf:
+    """The transport of the providers section in force. A reloaded config with the same section
+    keeps its pools; one with another section (an address, a timeout, a pool size changed) gets a
+    new transport, and the one before is closed, so every reload does not leave its connections."""
+
+    def __init__(self) -> None:
+        self._key: bytes | None = None
+        self._transport: ProviderTransport | None = None
+
+    def for_providers(self, providers: dict[str, ProviderConfig]) -> ProviderTransport:
+        key = orjson.dumps({name: p.model_dump(mode="json") for name, p in sorted(providers.items())})
+        if self._transport is None or key != self._key:
+            if self._transport is not None:
+                self._transport.close()
+            self._key, self._transport = key, ProviderTransport(providers)
+        return self._transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
 
 
 async def _empty() -> AsyncIterator[bytes]:

@@ -21,7 +21,7 @@ from schemas.errors import ProviderConnectionError, ProviderStreamBroken, Provid
 from streams.providers import http1
 from streams.providers.base import HttpRequestSpec
 from streams.providers.http1 import ConnectionPool, RemoteClosed
-from streams.providers.transport import ProviderTransport
+from streams.providers.transport import ProviderTransport, TransportShelf
 
 
 @pytest.fixture(params=["asyncio", "uvloop"])
@@ -465,3 +465,51 @@ def transport_for(port: int, timeout_s: float = 2.0) -> ProviderTransport:
 
 def spec(port: int) -> HttpRequestSpec:
     return HttpRequestSpec("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {}, b"{}")
+
+
+def test_a_changed_providers_section_gets_a_new_transport_and_the_old_one_closes_its_connections(run: Any) -> None:
+    async def held(server: Server, number: int, request: bytes, writer: asyncio.StreamWriter) -> bool:
+        if b"hold" in request:
+            await release.wait()
+        writer.write(ok(b"{}"))
+        await writer.drain()
+        return True
+
+    release: asyncio.Event
+
+    async def until(condition: Callable[[], bool]) -> None:
+        deadline = asyncio.get_running_loop().time() + 5
+        while not condition():
+            assert asyncio.get_running_loop().time() < deadline, "the server still sees the connection"
+            await asyncio.sleep(0.01)
+
+    async def main() -> None:
+        nonlocal release
+        release = asyncio.Event()
+        server = Server(held)
+        port = await server.start()
+        shelf = TransportShelf()
+        providers = {"p": ProviderConfig(base_url=f"http://127.0.0.1:{port}")}
+        first = shelf.for_providers(providers)
+        assert shelf.for_providers(dict(providers)) is first  # the same section: the same pools
+        busy_spec = HttpRequestSpec("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {}, b'{"hold": 1}')
+        busy = asyncio.create_task(first.send("p", busy_spec))  # held by the server: in flight
+        await until(lambda: len(server.requests) == 1)
+        assert (await first.send("p", spec(port))).status == 200  # a second connection, idle after it
+        assert server.open_now == 2
+
+        changed = {"p": ProviderConfig(base_url=f"http://127.0.0.1:{port}", timeout_s=7.0)}
+        second = shelf.for_providers(changed)
+        assert second is not first
+        await until(lambda: server.open_now == 1)  # the idle connection is closed at once
+        release.set()
+        assert (await busy).status == 200  # the call in flight is answered, then its connection closes
+        await until(lambda: server.open_now == 0)
+
+        assert (await second.send("p", spec(port))).status == 200
+        assert server.open_now == 1
+        shelf.close()
+        await until(lambda: server.open_now == 0)
+        await server.stop()
+
+    run(main())
