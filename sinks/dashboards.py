@@ -139,13 +139,22 @@ class Dashboards:
         return sections
 
     def _budgets(self, f: Filters) -> str:
-        now_s = time.time()
+        if not self.config.budgets:
+            return "<p class='none'>No budgets configured.</p>"
+        # shares of each budget: the bars are drawn against 1.0 (100 %)
+        return bar_chart(self.budget_spend(f), title="budget spend", unit="%", limit=1.0)
+
+    def budget_spend(self, f: Filters, now_s: float | None = None) -> list[tuple[str, float]]:
+        """``(rule · scope value, share of the budget spent)`` in each rule's current period, the
+        five largest per rule. A request counts in the period it finished in, as the budget ledger
+        charges it when its usage arrives (a request received before the period began and answered
+        in it counts in this period)."""
+        now_s = time.time() if now_s is None else now_s
         items: list[tuple[str, float]] = []
-        limit = 1.0
         for rule in self.config.budgets:
             period = period_of(rule, now_s)
-            start = datetime.fromtimestamp(period.start_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-            conditions = [f"received_at >= toDateTime64('{start}', 6, 'UTC')"]
+            start = datetime.fromtimestamp(period.start_s, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+            conditions = [f"finished_at >= toDateTime64('{start}', 6, 'UTC')"]
             if rule.model:
                 conditions.append(f"logical_model = '{rule.model}'")
             if rule.tier:
@@ -158,10 +167,7 @@ class Dashboards:
                 "GROUP BY v ORDER BY s DESC LIMIT 5"
             ):
                 items.append((f"{rule.name} · {value}", float(spent) / rule.usd))
-        # shares of each budget: the bars are drawn against 1.0 (100 %)
-        if not self.config.budgets:
-            return "<p class='none'>No budgets configured.</p>"
-        return bar_chart(items, title="budget spend", unit="%", limit=limit)
+        return items
 
     def _routing_savings(self, where: str) -> float:
         """What the requests routed to another model would have cost on their own model's primary

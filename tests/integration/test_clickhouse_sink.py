@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 
 from schemas.codec import EventCodec
-from schemas.config import TurnoutConfig
+from schemas.config import BudgetRule, TurnoutConfig
 from schemas.events import Attempt, AttemptEvent, Caller, RequestRecord, StageTiming, Usage, UsageEvent
-from sinks.clickhouse import ClickHouseSink, open_clickhouse
+from sinks.clickhouse import ClickHouseSink, QueryResult, open_clickhouse
+from sinks.dashboards import Dashboards, Filters
 from sinks.migrate import migrate
+from streams.stages.budgets import period_of
 from streams.topics import TopicNames
 from streams.tracing import request_span_id
 from tests.integration.kafka_io import produce
@@ -212,6 +214,41 @@ def sink_group_reset(config: TurnoutConfig) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def test_the_budget_panel_counts_a_request_in_the_period_it_finished_in(sink_setup: tuple[TurnoutConfig, Any]) -> None:
+    """As the budget ledger charges a request when its usage arrives: one received before this
+    hour's window began and answered in it counts in this window; one answered before it does not."""
+    config, client = sink_setup
+    rule = BudgetRule(name="team-hour", scope="team", usd=0.01, window_s=3600)
+    config = config.model_copy(update={"budgets": [rule]})
+    topics, codec, db = TopicNames(config.kafka.topic_prefix), EventCodec(), config.clickhouse.database
+    now_s = time.time()
+    start_us = int(period_of(rule, now_s).start_s * 1e6)
+
+    def at(i: int, received_us: int, finished_us: int, team: str, cost: float) -> RequestRecord:
+        caller = replace(CALLER, team=team)
+        return replace(record(i), caller=caller, received_at_us=received_us, finished_at_us=finished_us, cost_usd=cost)
+
+    records = [
+        at(1, start_us - 9_000_000, start_us - 5_000_000, "platform", 0.004),  # the window before
+        at(2, start_us - 2_000_000, start_us + 1, "platform", 0.002),  # begun before, answered in it
+        at(3, start_us + 2, start_us + 3, "platform", 0.003),
+        at(4, start_us + 2, start_us + 3, "search", 0.001),
+    ]
+    for r in records:
+        produce(config.kafka.bootstrap, topics.records, codec.encode(r), r.request_id.encode())
+    run_sink(config, client, lambda: count(client, f"SELECT count() FROM {db}.requests") >= len(records))
+    spend = Dashboards(config, lambda sql: _rows(client, sql)).budget_spend(Filters(), now_s=now_s)
+    assert [(label, round(share, 6)) for label, share in spend] == [
+        ("team-hour · platform", 0.5),
+        ("team-hour · search", 0.1),
+    ]
+
+
+def _rows(client: Any, sql: str) -> QueryResult:
+    result = client.query(sql)
+    return QueryResult(list(result.column_names), [list(r) for r in result.result_rows])
 
 
 def test_migrations_apply_once(sink_setup: tuple[TurnoutConfig, Any]) -> None:
