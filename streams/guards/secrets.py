@@ -36,14 +36,27 @@ from streams.guards.findings import API_KEY, PASSWORD, PRIVATE_KEY, Finding
 __all__ = ["SECRET_DETECTORS", "find_api_keys", "find_passwords", "find_private_keys", "is_placeholder"]
 
 
+# Characters from the least to the most likely in prose: punctuation, upper case, digits, lower case
+# by English letter frequency. A character missing here counts as the rarest.
+_RARITY = "_-.JQXZKVWYUOHGFBPMDLNCRTSIEA0123456789jqxzkvbpygfwmucldrhsnioate"
+
+
+def _gate(needle: str) -> str:
+    """The character of ``needle`` least likely in prose: a text without it cannot hold the needle,
+    and looking for one character (``memchr``) is far cheaper than looking for a string."""
+    return min(needle, key=lambda c: _RARITY.find(c))
+
+
 @dataclass(frozen=True, slots=True)
 class _KeyRule:
     """A key shape. ``group`` of a match is the secret; the pattern runs only when the text holds one of
     ``needles`` (in lower case when ``fold``), so that twenty shapes cost little. A match starts a token,
-    or, for a variable name (``in_name``), may end a longer one (``MY_AWS_SECRET_ACCESS_KEY=...``)."""
+    or, for a variable name (``in_name``), may end a longer one (``MY_AWS_SECRET_ACCESS_KEY=...``).
+    ``gates`` holds each needle's rarest character, looked for first."""
 
     name: str
     needles: tuple[str, ...]
+    gates: tuple[str, ...]
     pattern: re.Pattern[str]
     group: int = 0
     fold: bool = False
@@ -51,7 +64,9 @@ class _KeyRule:
 
 
 def _rule(name: str, needles: str, pattern: str, group: int = 0, *, in_name: bool = False) -> _KeyRule:
-    return _KeyRule(name, tuple(needles.split()), re.compile(pattern), group, fold=in_name, in_name=in_name)
+    words = tuple(needles.split())
+    gates = tuple(_gate(w) for w in words)
+    return _KeyRule(name, words, gates, re.compile(pattern), group, fold=in_name, in_name=in_name)
 
 
 _E = r"(?![A-Za-z0-9_-])"  # a key ends at a token boundary (and starts at one: checked in code)
@@ -117,13 +132,26 @@ def _looks_random(token: str) -> bool:
     return classes >= 2 and not any(mark in lowered for mark in _PLACEHOLDER_MARKS)
 
 
+def _holds_needle(rule: _KeyRule, haystack: str, chars: dict[str, bool]) -> bool:
+    """Whether ``haystack`` holds one of the rule's needles; ``chars`` remembers, for this haystack,
+    which gate characters it holds."""
+    for needle, gate in zip(rule.needles, rule.gates, strict=True):
+        present = chars.get(gate)
+        if present is None:
+            present = chars[gate] = gate in haystack
+        if present and needle in haystack:
+            return True
+    return False
+
+
 def find_api_keys(text: str) -> Iterator[Finding]:
     """API keys and tokens of the providers in the table, JWTs, bearer tokens and assigned secrets."""
     lowered = text.lower()
     seen: set[tuple[int, int]] = set()
+    in_text: dict[str, bool] = {}
+    in_lowered: dict[str, bool] = {}
     for rule in _KEY_RULES:
-        haystack = lowered if rule.fold else text
-        if not any(needle in haystack for needle in rule.needles):
+        if not (_holds_needle(rule, lowered, in_lowered) if rule.fold else _holds_needle(rule, text, in_text)):
             continue
         for m in rule.pattern.finditer(text):
             token, span = m.group(rule.group), m.span(rule.group)
@@ -292,7 +320,8 @@ def _flag_argument(m: re.Match[str]) -> bool:
 def find_passwords(text: str) -> Iterator[Finding]:
     """Passwords in assignments, connection strings, command-line flags and prose; placeholders skipped."""
     lowered = text.lower()
-    if "pass" in lowered or "pw" in lowered:
+    has_pass, has_pw = "pass" in lowered, "pw" in lowered  # each scan of the text once
+    if has_pass or has_pw:
         for m in _PW_ASSIGN.finditer(text):
             # "password" may end a longer name (PGPASSWORD); "pass", "pwd" and "pw" must start a word
             if len(m.group("key")) <= 4 and not _starts_token(text, m.start()) and text[m.start() - 1] not in "_.-":
@@ -300,16 +329,16 @@ def find_passwords(text: str) -> Iterator[Finding]:
             finding = _assigned_value(m, text)
             if finding is not None:
                 yield finding
-    if "://" in text and "@" in text:
+    if "@" in text and "://" in text:  # a character first: memchr, then the string
         for m in _CONNECTION.finditer(text):
             if not is_placeholder(m.group("pw")):
                 yield Finding(PASSWORD, m.start("pw"), m.end("pw"))
-    if "-p" in text or "sshpass" in lowered:
+    if ("-" in text and "-p" in text) or (has_pass and "sshpass" in lowered):
         for m in _PW_FLAG.finditer(text):
             group = next(g for g in ("dq", "sq", "bare") if m.group(g) is not None)
             if not is_placeholder(m.group(group)) and not (group == "bare" and _flag_argument(m)):
                 yield Finding(PASSWORD, m.start(group), m.end(group))
-    if "pass" in lowered or "pwd" in lowered:
+    if has_pass or (has_pw and "pwd" in lowered):
         for m in _PW_WORD.finditer(text):
             finding = _prose_password(text, m.end())
             if finding is not None:

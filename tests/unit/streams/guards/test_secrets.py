@@ -205,3 +205,22 @@ def test_not_passwords(text: str) -> None:
 )
 def test_placeholders(value: str, placeholder: bool) -> None:
     assert is_placeholder(value) is placeholder
+
+
+def test_the_gate_characters_let_through_every_text_that_holds_a_needle() -> None:
+    """The prefilter looks for each needle's rarest character before the needle itself: it must find
+    exactly the rules that the plain search for the needles finds, in prose with and without them."""
+    from streams.guards.secrets import _KEY_RULES, _holds_needle
+
+    prose = "Summarise the quarterly report for the board; keep it short. Thanks! -- Ann (J.Q.)"
+    texts = [prose, prose.upper(), "", "_-.", string.printable]
+    texts += [f"{prose} {needle}" for rule in _KEY_RULES for needle in rule.needles]
+    texts += [f"{needle}{prose}" for rule in _KEY_RULES for needle in rule.needles]
+    for text in texts:
+        lowered = text.lower()
+        in_text: dict[str, bool] = {}
+        in_lowered: dict[str, bool] = {}
+        for rule in _KEY_RULES:
+            haystack, chars = (lowered, in_lowered) if rule.fold else (text, in_text)
+            assert rule.gates and all(g in n for g, n in zip(rule.gates, rule.needles, strict=True))
+            assert _holds_needle(rule, haystack, chars) == any(n in haystack for n in rule.needles), (rule.name, text)
