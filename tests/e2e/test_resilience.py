@@ -133,8 +133,8 @@ def test_primary_hard_down_everything_succeeds_through_the_fallback(gateway: tup
     # once the breaker opened, the dead primary is skipped without a call (CircuitOpen, no timeout paid)
     assert attempts_of(config, last.request_id) == [("r-dead", "CircuitOpen"), ("r-backup", "")]
     db = config.clickhouse.database
-    opened = run_sql(config, f"SELECT count() FROM {db}.breaker_events WHERE deployment = 'r-dead' AND state = 'open'")
-    assert opened.rows[0][0] >= 1
+    opened_sql = f"SELECT count() FROM {db}.breaker_events WHERE deployment = 'r-dead' AND state = 'open'"
+    wait_until(lambda: run_sql(config, opened_sql).rows[0][0] >= 1, 30, "r-dead open transition recorded")
     calls = run_sql(
         config,
         f"SELECT countIf(error_class = 'ProviderConnectionError'), countIf(error_class = "
@@ -193,12 +193,13 @@ def test_slow_primary_opens_on_latency(gateway: tuple[Stack, TurnoutConfig], sim
     results = asyncio.run(send(config, "slow-primary-chat", 30, concurrency=2))
     assert [r.error for r, _ in results if r.error is not None] == []
     assert results[-1][0].deployment == "r-backup"
-    reasons = run_sql(
-        config,
-        f"SELECT reason FROM {config.clickhouse.database}.breaker_events "
-        f"WHERE deployment = 'r-slow' AND state = 'open'",
+    # the transition reaches ClickHouse through the sink, a moment after the request that tripped it
+    reasons_sql = (
+        f"SELECT reason FROM {config.clickhouse.database}.breaker_events WHERE deployment = 'r-slow' AND state = 'open'"
     )
-    assert any("p95 latency" in r[0] for r in reasons.rows)
+    wait_until(lambda: run_sql(config, reasons_sql).rows, 30, "r-slow open transition recorded")
+    reasons = [row[0] for row in run_sql(config, reasons_sql).rows]
+    assert any("p95 latency" in reason for reason in reasons), reasons
     httpx.delete(f"{simulator_url}/_sim/faults")  # the primary is fast again
     # after open_s the half-open probe goes through, the breaker closes and traffic comes back
     wait_until(
