@@ -1,8 +1,13 @@
-"""Events -> ClickHouse rows, one function per table (pure: tested without a database)."""
+"""Events -> ClickHouse rows, one function per table (pure: tested without a database).
+
+Timestamps stay integer microseconds since the epoch: they are the ticks of the tables'
+``DateTime64(6, 'UTC')`` columns, and clickhouse-connect writes an int column's values as ticks
+(it picks a column's write format from its first value). A ``datetime`` per timestamp cost the
+sink about 2 µs each way, some 40 µs of a fused request's 17 timestamps.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from schemas.events import (
@@ -23,10 +28,6 @@ from streams.tracing import request_span_id, span_id
 __all__ = ["TABLE_COLUMNS", "attempt_row", "request_row", "row_for", "rows_for", "span_rows", "usage_row"]
 
 
-def _ts(us: int) -> datetime:
-    return datetime.fromtimestamp(us / 1e6, tz=UTC)
-
-
 def _attempt_tuple(a: Attempt) -> tuple[Any, ...]:
     return (
         a.deployment,
@@ -34,7 +35,7 @@ def _attempt_tuple(a: Attempt) -> tuple[Any, ...]:
         a.ok,
         a.error_class or "",
         a.http_status or 0,
-        _ts(a.started_at_us),
+        a.started_at_us,
         a.latency_us,
         a.ttft_us,
     )
@@ -203,8 +204,8 @@ def request_row(r: RequestRecord) -> list[Any]:
         c.key_id,
         c.feature or "",
         r.source,
-        _ts(r.received_at_us),
-        _ts(r.finished_at_us),
+        r.received_at_us,
+        r.finished_at_us,
         r.logical_model,
         r.deployment,
         r.upstream_model,
@@ -252,7 +253,7 @@ def attempt_row(e: AttemptEvent) -> list[Any]:
         a.ok,
         a.error_class or "",
         a.http_status or 0,
-        _ts(a.started_at_us),
+        a.started_at_us,
         a.latency_us,
         a.ttft_us,
     ]
@@ -266,7 +267,7 @@ def usage_row(e: UsageEvent) -> list[Any]:
         c.team,
         c.user,
         c.feature or "",
-        _ts(e.at_us),
+        e.at_us,
         e.logical_model,
         e.deployment,
         e.upstream_model,
@@ -278,7 +279,7 @@ def usage_row(e: UsageEvent) -> list[Any]:
 
 
 def breaker_row(e: BreakerEvent) -> list[Any]:
-    return [e.deployment, e.state, e.previous_state, e.reason, _ts(e.at_us), _ts(e.opened_at_us)]
+    return [e.deployment, e.state, e.previous_state, e.reason, e.at_us, e.opened_at_us]
 
 
 def budget_row(e: BudgetEvent) -> list[Any]:
@@ -287,17 +288,17 @@ def budget_row(e: BudgetEvent) -> list[Any]:
         e.scope,
         e.scope_value,
         e.period,
-        _ts(e.period_end_us),
+        e.period_end_us,
         e.threshold,
         e.spent_usd,
         e.limit_usd,
         e.request_id,
-        _ts(e.at_us),
+        e.at_us,
     ]
 
 
 def control_row(e: ControlEvent) -> list[Any]:
-    return [e.scope, e.value, e.killed, e.reason, _ts(e.at_us)]
+    return [e.scope, e.value, e.killed, e.reason, e.at_us]
 
 
 def guard_row(e: GuardEvent) -> list[Any]:
@@ -312,7 +313,7 @@ def guard_row(e: GuardEvent) -> list[Any]:
         e.count,
         e.score,
         e.latency_us,
-        _ts(e.at_us),
+        e.at_us,
     ]
 
 
@@ -321,7 +322,7 @@ def replay_row(e: ReplayDecision) -> list[Any]:
         e.run_id,
         e.request_id,
         e.tenant,
-        _ts(e.received_at_us),
+        e.received_at_us,
         e.requested_model,
         e.original_deployment,
         e.candidate_model,
@@ -354,8 +355,8 @@ def span_rows(r: RequestRecord) -> list[list[Any]]:
             r.request_id,
             tenant,
             name,
-            _ts(start),
-            _ts(end),
+            start,
+            end,
             end - start,
             status,
             attributes,
@@ -407,7 +408,7 @@ def span_rows(r: RequestRecord) -> list[list[Any]]:
 
 
 def feedback_row(e: FeedbackEvent) -> list[Any]:
-    return [e.feedback_id, e.request_id, e.tenant, e.key_id, e.user, e.score, e.comment or "", _ts(e.at_us)]
+    return [e.feedback_id, e.request_id, e.tenant, e.key_id, e.user, e.score, e.comment or "", e.at_us]
 
 
 def rows_for(event: Any) -> list[tuple[str, list[Any]]]:
@@ -418,7 +419,7 @@ def rows_for(event: Any) -> list[tuple[str, list[Any]]]:
         return [("feedback", feedback_row(event))]
     if isinstance(event, ShadowAnswer):
         e = event
-        row = [e.run_id, e.request_id, e.tenant, _ts(e.at_us), e.original_deployment, e.candidate_deployment]
+        row = [e.run_id, e.request_id, e.tenant, e.at_us, e.original_deployment, e.candidate_deployment]
         row += [e.status, e.latency_us, e.prompt_tokens, e.completion_tokens, e.cost_usd]
         row += [e.original_answer, e.candidate_answer, e.similarity, e.error_class or ""]
         return [("shadow_answers", row)]

@@ -133,6 +133,29 @@ def test_records_attempts_and_usage_land_once(sink_setup: tuple[TurnoutConfig, A
     )
 
 
+def test_timestamps_land_to_the_microsecond_in_utc(sink_setup: tuple[TurnoutConfig, Any]) -> None:
+    """The rows carry integer microseconds (the DateTime64(6) columns' ticks): none is scaled or shifted."""
+    config, client = sink_setup
+    topics, codec, db = TopicNames(config.kafka.topic_prefix), EventCodec(), config.clickhouse.database
+    at = 1_764_806_400_123_456  # 2025-12-04 00:00:00.123456 UTC
+    base = record(0)
+    exact = replace(
+        base,
+        request_id="req-at",
+        received_at_us=at,
+        finished_at_us=at + 2_000,
+        attempts=[replace(base.attempts[0], started_at_us=at + 250)],
+    )
+    produce(config.kafka.bootstrap, topics.records, codec.encode(exact), b"req-at")
+    run_sink(config, client, lambda: count(client, f"SELECT count() FROM {db}.requests") >= 1)
+    row = client.query(
+        f"SELECT toUnixTimestamp64Micro(received_at), toUnixTimestamp64Micro(finished_at), "
+        f"toUnixTimestamp64Micro(attempts[1].started_at), toString(received_at) "
+        f"FROM {db}.requests FINAL WHERE request_id = 'req-at'"
+    ).result_rows[0]
+    assert row == (at, at + 2_000, at + 250, "2025-12-04 00:00:00.123456")
+
+
 def test_a_redelivered_batch_does_not_double_count(sink_setup: tuple[TurnoutConfig, Any]) -> None:
     config, client = sink_setup
     topics, codec, db = TopicNames(config.kafka.topic_prefix), EventCodec(), config.clickhouse.database
