@@ -14,9 +14,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_CACHE_THRESHOLD",
@@ -181,6 +182,27 @@ class ProviderConfig(_Model):
     ca_file: str | None = Field(
         None, description="PEM file of the CAs to trust for an https base_url (a private CA); else the system's."
     )
+    proxy_url: str | None = Field(
+        None,
+        description="http://[user:password@]host:port of a forward proxy for this provider's calls "
+        "(a CONNECT tunnel for https); else the environment's, with trust_env.",
+    )
+    trust_env: bool = Field(
+        True, description="Without proxy_url: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY from the environment, less NO_PROXY."
+    )
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _an_http_proxy(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme.lower() != "http" or not parts.hostname:
+                raise ValueError("proxy_url must be http://[user:password@]host:port (https goes through CONNECT)")
+            try:
+                parts.port  # noqa: B018 - a port that is not a number raises here
+            except ValueError as exc:
+                raise ValueError(f"proxy_url: {exc}") from None
+        return url
 
     @model_validator(mode="after")
     def _bedrock_needs_a_region(self) -> ProviderConfig:

@@ -15,23 +15,30 @@ user, and turns what it raises into Turnout's typed errors.
   connection from a full pool, and between any two reads of the answer.
 - Bodies: ``Content-Length``, chunked, or until the server closes; gzip and deflate are decoded.
   A streamed body is read ``pause_reading``-bounded (``HIGH_WATER`` bytes buffered at most).
-- No proxies, cookies or redirects: provider APIs need none of them (aiohttp was run without them).
+- A forward proxy (``Proxy``, an ``http://[user:password@]host:port`` URL): an https origin is
+  reached through a ``CONNECT`` tunnel, TLS inside it end to end; a plain http origin gets its
+  requests in absolute form (``POST http://host/path``) on connections to the proxy. Credentials in
+  the URL go as ``Proxy-Authorization: Basic``. A proxy that refuses the tunnel is ``ProxyRefused``.
+- No cookies or redirects: provider APIs need neither.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import socket
 import ssl
 import time
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httptools
 
-__all__ = ["ConnectionPool", "HttpResponse", "ProtocolFailure", "RemoteClosed", "origin_of"]
+__all__ = ["ConnectionPool", "HttpResponse", "ProtocolFailure", "Proxy", "ProxyRefused", "RemoteClosed", "origin_of"]
 
 KEEPALIVE_S = 15.0
 HIGH_WATER = 256 * 1024  # bytes of a streamed body buffered before the socket's reads pause
@@ -45,6 +52,34 @@ class RemoteClosed(ConnectionError):
 
 class ProtocolFailure(ConnectionError):
     """The server's bytes are not HTTP/1.1 this client can read."""
+
+
+class ProxyRefused(ConnectionError):
+    """The proxy did not open the tunnel (its status line says why: 407, 403, 502...)."""
+
+
+MAX_PROXY_HEAD = 64 * 1024  # bytes of a proxy's answer to CONNECT read before giving up on it
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A forward proxy: where it listens and, when its URL carries them, the credentials it gets."""
+
+    host: str
+    port: int
+    authorization: str | None = None  # the Proxy-Authorization header's value
+
+    @classmethod
+    def from_url(cls, url: str) -> Proxy:
+        """``http://[user:password@]host[:port]`` (a URL without a scheme is taken as http://)."""
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme.lower() != "http" or not parts.hostname:
+            raise ValueError(f"not an http:// proxy URL: {parts.scheme}://{parts.hostname or ''}")
+        authorization = None
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+        return cls(parts.hostname, parts.port or 80, authorization)
 
 
 def origin_of(url: str) -> tuple[str, str, int, str]:
@@ -314,8 +349,10 @@ class ConnectionPool:
         connect_timeout_s: float,
         read_timeout_s: float,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
         self._scheme, self._host, self._port = scheme, host, port
+        self._proxy = proxy
         self._host_header = host if port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
         if ":" in host and not host.startswith("["):  # an IPv6 literal
             self._host_header = f"[{host}]" if port == DEFAULT_PORTS[scheme] else f"[{host}]:{port}"
@@ -331,6 +368,10 @@ class ConnectionPool:
     async def request(self, method: str, target: str, headers: dict[str, str], body: bytes) -> HttpResponse:
         """Send the request; return once the answer's head is in (its body still to read). The
         caller must ``release`` the response's connection (``HttpResponse`` knows it)."""
+        if self._proxy is not None and self._ssl is None:  # plain http through a proxy: absolute form
+            target = f"{self._scheme}://{self._host_header}{target}"
+            if self._proxy.authorization is not None:
+                headers = {**headers, "proxy-authorization": self._proxy.authorization}
         wire = _request_head(method, target, self._host_header, headers, body) + body
         for _ in range(2):
             connection, reused = await self._acquire()
@@ -389,17 +430,71 @@ class ConnectionPool:
             await _wait(waiter, remaining)
 
     async def _connect(self) -> _Connection:
+        return await asyncio.wait_for(self._open_connection(), self._connect_timeout_s)
+
+    async def _open_connection(self) -> _Connection:
         loop = asyncio.get_running_loop()
-        opening = loop.create_connection(
-            _Connection,
-            self._host,
-            self._port,
-            ssl=self._ssl,
-            server_hostname=self._host if self._ssl else None,
-            ssl_handshake_timeout=self._connect_timeout_s if self._ssl else None,
-        )
-        _, connection = await asyncio.wait_for(opening, self._connect_timeout_s)
+        handshake_s = self._connect_timeout_s if self._ssl else None
+        if self._proxy is None:
+            _, connection = await loop.create_connection(
+                _Connection,
+                self._host,
+                self._port,
+                ssl=self._ssl,
+                server_hostname=self._host if self._ssl else None,
+                ssl_handshake_timeout=handshake_s,
+            )
+        elif self._ssl is None:  # plain http: the connection is to the proxy, the requests name the origin
+            _, connection = await loop.create_connection(_Connection, self._proxy.host, self._proxy.port)
+        else:
+            sock = await self._tunnel(loop, self._proxy)
+            try:
+                _, connection = await loop.create_connection(
+                    _Connection, sock=sock, ssl=self._ssl, server_hostname=self._host, ssl_handshake_timeout=handshake_s
+                )
+            except BaseException:
+                sock.close()
+                raise
         return connection
+
+    async def _tunnel(self, loop: asyncio.AbstractEventLoop, proxy: Proxy) -> socket.socket:
+        """A socket to the proxy on which it has answered ``CONNECT host:port`` with a 2xx: from
+        here on its bytes are the origin's (the TLS handshake comes next)."""
+        infos = await loop.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
+        if not infos:  # pragma: no cover - getaddrinfo raises rather than answering nothing
+            raise OSError(f"no address for the proxy {proxy.host}")
+        family, kind, protocol, _, address = infos[0]
+        sock = socket.socket(family, kind, protocol)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await loop.sock_connect(sock, address)
+            host = f"[{self._host}]" if ":" in self._host else self._host  # an IPv6 literal
+            authority = f"{host}:{self._port}"  # CONNECT names the port, the default one too
+            lines = [f"CONNECT {authority} HTTP/1.1", f"host: {authority}", "user-agent: turnout"]
+            if proxy.authorization is not None:
+                lines.append(f"proxy-authorization: {proxy.authorization}")
+            await loop.sock_sendall(sock, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = await loop.sock_recv(sock, 4096)
+                if not data:
+                    raise RemoteClosed("the proxy closed the connection before answering CONNECT")
+                head += data
+                if len(head) > MAX_PROXY_HEAD:
+                    raise ProtocolFailure("the proxy's answer to CONNECT has no end")
+            status_line, _, rest = head.partition(b"\r\n")
+            parts = status_line.decode("latin-1").split(" ", 2)
+            if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+                raise ProtocolFailure(f"unreadable answer to CONNECT: {status_line[:80]!r}")
+            if not 200 <= int(parts[1]) < 300:
+                raise ProxyRefused(f"the proxy answered CONNECT with {' '.join(parts[1:])}")
+            if rest.partition(b"\r\n\r\n")[2]:  # the origin speaks only after our TLS hello
+                raise ProtocolFailure("the proxy sent bytes after its answer to CONNECT")
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def close(self) -> None:
         self._closed = True

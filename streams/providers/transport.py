@@ -9,11 +9,17 @@ Timeouts, per provider: ``connect_timeout_s`` to open a connection, ``timeout_s`
 the pool and between any two reads of the answer (a stream that trickles slower than that is cut).
 The request's own deadline is the invoker's. URLs are sent as the adapters built them (already
 encoded; Bedrock's signature covers the path), and response headers are lowercased.
+
+Proxies, per provider: ``proxy_url`` when set; otherwise, with ``trust_env`` (the default), the
+environment's ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` for the origin's scheme, unless
+``NO_PROXY`` names its host, as curl, httpx and the providers' SDKs read them.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +29,7 @@ import orjson
 from schemas.config import ProviderConfig
 from schemas.errors import ProviderConnectionError, ProviderStreamBroken, ProviderTimeout, TurnoutError
 from streams.providers.base import HttpRequestSpec
-from streams.providers.http1 import ConnectionPool, HttpResponse, ProtocolFailure, RemoteClosed, origin_of
+from streams.providers.http1 import ConnectionPool, HttpResponse, ProtocolFailure, Proxy, RemoteClosed, origin_of
 
 __all__ = ["HttpReply", "ProviderTransport", "TransportShelf"]
 
@@ -44,6 +50,38 @@ def _network_error(exc: BaseException, streaming: bool) -> TurnoutError:
 
 
 _FAILURES = (OSError, TimeoutError)  # ConnectionError, RemoteClosed and ProtocolFailure are OSErrors
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """Whether ``NO_PROXY`` (comma-separated) names ``host``: ``*``, the host itself, a domain it is
+    under (``example.com`` and ``.example.com`` both cover ``api.example.com``), or a network an IP
+    address is in (``10.0.0.0/8``). A ``:port`` on an entry is ignored."""
+    host = host.lower().strip("[]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if entry.startswith("[") and "]" in entry:
+            entry = entry[1 : entry.index("]")]
+        elif entry.count(":") == 1:
+            entry = entry.partition(":")[0]
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        domain = entry.lstrip(".")
+        if host == domain or host.endswith("." + domain):
+            return True
+    return False
 
 
 class ProviderTransport:
@@ -67,6 +105,23 @@ class ProviderTransport:
             self._ssl[provider] = context
         return context
 
+    def _proxy(self, provider: str, scheme: str, host: str) -> Proxy | None:
+        """The provider's ``proxy_url``, else the environment's proxy for ``scheme`` unless ``NO_PROXY``
+        names ``host`` (with ``trust_env``), else none."""
+        settings = self._providers[provider]
+        url = settings.proxy_url
+        if url is None and settings.trust_env:
+            found = urllib.request.getproxies_environment()  # lowercased names; HTTP_PROXY skipped under CGI
+            url = found.get(scheme) or found.get("all")
+            if url and _bypassed(host, found.get("no", "")):
+                url = None
+        if not url:
+            return None
+        try:
+            return Proxy.from_url(url)
+        except ValueError as exc:
+            raise ProviderConnectionError(f"Could not reach the provider: the proxy is unusable ({exc}).") from None
+
     async def _open(self, provider: str, spec: HttpRequestSpec) -> tuple[ConnectionPool, HttpResponse]:
         """The answer's head, from a pooled connection."""
         try:
@@ -85,6 +140,7 @@ class ProviderTransport:
                 connect_timeout_s=settings.connect_timeout_s,
                 read_timeout_s=settings.timeout_s,
                 ssl_context=self._ssl_context(provider) if scheme == "https" else None,
+                proxy=self._proxy(provider, scheme, host),
             )
             if self._closed:
                 pool.close()  # a late call (a retry begun before the close) keeps no connection

@@ -9,12 +9,11 @@ import asyncio
 import gzip
 import ssl
 import subprocess
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvloop
 
 from schemas.config import ProviderConfig
 from schemas.errors import ProviderConnectionError, ProviderStreamBroken, ProviderTimeout
@@ -22,11 +21,6 @@ from streams.providers import http1
 from streams.providers.base import HttpRequestSpec
 from streams.providers.http1 import ConnectionPool, RemoteClosed
 from streams.providers.transport import ProviderTransport, TransportShelf
-
-
-@pytest.fixture(params=["asyncio", "uvloop"])
-def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, Any]], Any]:
-    return asyncio.run if request.param == "asyncio" else uvloop.run
 
 
 class Server:

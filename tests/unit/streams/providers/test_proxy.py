@@ -1,0 +1,239 @@
+"""Provider calls through a forward proxy: a CONNECT tunnel for https, absolute-form requests for
+http, credentials from the proxy URL, and the environment's HTTP(S)_PROXY / NO_PROXY.
+
+The proxy is a small asyncio server written here (it relays a tunnel byte for byte, and answers
+plain http requests itself), on asyncio's loop and on uvloop, as the client's other tests run."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ssl
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from schemas.config import ProviderConfig
+from schemas.errors import ProviderConnectionError
+from streams.providers.base import HttpRequestSpec
+from streams.providers.http1 import Proxy
+from streams.providers.transport import ProviderTransport, _bypassed
+from tests.unit.streams.providers.test_http1 import Server, _certificate, ok, plain
+
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+class ForwardProxy:
+    """CONNECT: open the tunnel and relay both ways. Anything else: answer it here, as a proxy
+    answering from its cache would, so the test sees exactly what the client sent."""
+
+    def __init__(self, credentials: str | None = None) -> None:
+        self.credentials = credentials  # "user:password" the proxy demands, or None
+        self.heads: list[bytes] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    def _authorized(self, head: bytes) -> bool:
+        if self.credentials is None:
+            return True
+        wanted = b"proxy-authorization: basic " + base64.b64encode(self.credentials.encode())
+        return any(line.lower() == wanted.lower() for line in head.split(b"\r\n"))
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                self.heads.append(head)
+                if not self._authorized(head):
+                    writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
+                    await writer.drain()
+                    return
+                method, target, _ = head.split(b"\r\n", 1)[0].split(b" ", 2)
+                if method == b"CONNECT":
+                    host, _, port = target.rpartition(b":")
+                    up_reader, up_writer = await asyncio.open_connection(host.decode(), int(port))
+                    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    await asyncio.gather(_relay(reader, up_writer), _relay(up_reader, writer))
+                    return
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.lower().split(b"\r\n")
+                        if line.startswith(b"content-length")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                writer.write(ok(b'{"via": "proxy"}'))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+def _tls_server(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
+    cert, key = _certificate(tmp_path)
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+    return cert, serving
+
+
+def test_https_goes_through_one_kept_alive_connect_tunnel_with_the_proxys_credentials(run: Any, tmp_path: Path) -> None:
+    cert, serving = _tls_server(tmp_path)
+
+    async def main() -> None:
+        origin, proxy = Server(plain), ForwardProxy(credentials="svc:p@ss")
+        port, proxy_port = await origin.start(serving), await proxy.start()
+        url = f"https://127.0.0.1:{port}/v1/chat/completions"
+        settings = ProviderConfig(
+            base_url=url, ca_file=str(cert), proxy_url=f"http://svc:p%40ss@127.0.0.1:{proxy_port}"
+        )
+        transport = ProviderTransport({"p": settings})
+        for _ in range(2):
+            reply = await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
+            assert reply.status == 200
+        # one tunnel for both requests, to the origin's authority; TLS inside it, end to end
+        assert len(proxy.heads) == 1 and proxy.heads[0].startswith(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n" % port)
+        assert origin.connections == 1 and len(origin.requests) == 2
+        assert origin.requests[0].startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+        assert b"proxy-authorization" not in origin.requests[0].lower()  # the credentials stay with the proxy
+        await transport.aclose()
+        await origin.stop()
+        await proxy.stop()
+
+    run(main())
+
+
+def test_a_proxy_that_refuses_the_tunnel_is_a_connection_error_naming_its_answer(run: Any, tmp_path: Path) -> None:
+    cert, serving = _tls_server(tmp_path)
+
+    async def main() -> None:
+        origin, proxy = Server(plain), ForwardProxy(credentials="svc:secret")
+        port, proxy_port = await origin.start(serving), await proxy.start()
+        url = f"https://127.0.0.1:{port}/v1/chat/completions"
+        settings = ProviderConfig(base_url=url, ca_file=str(cert), proxy_url=f"http://127.0.0.1:{proxy_port}")
+        transport = ProviderTransport({"p": settings})
+        with pytest.raises(ProviderConnectionError, match="ProxyRefused: the proxy answered CONNECT with 407"):
+            await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
+        assert origin.connections == 0
+        await transport.aclose()
+        await origin.stop()
+        await proxy.stop()
+
+    run(main())
+
+
+def test_plain_http_goes_to_the_proxy_in_absolute_form(run: Any) -> None:
+    async def main() -> None:
+        proxy = ForwardProxy(credentials="svc:secret")
+        proxy_port = await proxy.start()
+        url = "http://models.internal:8000/v1/chat/completions?x=1"
+        settings = ProviderConfig(base_url=url, proxy_url=f"http://svc:secret@127.0.0.1:{proxy_port}")
+        transport = ProviderTransport({"p": settings})
+        for _ in range(2):
+            reply = await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
+            assert reply.status == 200 and reply.body == b'{"via": "proxy"}'
+        head = proxy.heads[0]
+        assert head.startswith(b"POST http://models.internal:8000/v1/chat/completions?x=1 HTTP/1.1\r\n")
+        assert b"\r\nhost: models.internal:8000\r\n" in head
+        assert len(proxy.heads) == 2  # both on the one kept-alive connection to the proxy
+        await transport.aclose()
+        await proxy.stop()
+
+    run(main())
+
+
+def test_the_environments_proxy_applies_unless_no_proxy_names_the_host_or_trust_env_is_off(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+    async def main() -> None:
+        origin, proxy = Server(plain), ForwardProxy()
+        port, proxy_port = await origin.start(), await proxy.start()
+        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+
+        async def call(**settings: Any) -> bytes:
+            transport = ProviderTransport({"p": ProviderConfig(base_url=url, **settings)})
+            try:
+                return (await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))).body
+            finally:
+                await transport.aclose()
+
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+        assert await call() == b'{"via": "proxy"}'
+        assert await call(trust_env=False) == b'{"n": 1}'  # straight to the origin
+        monkeypatch.setenv("NO_PROXY", "localhost, 127.0.0.0/8")
+        assert await call() == b'{"n": 2}'
+        assert len(proxy.heads) == 1
+        await origin.stop()
+        await proxy.stop()
+
+    run(main())
+
+
+def test_no_proxy_entries() -> None:
+    assert _bypassed("api.openai.com", "*")
+    assert _bypassed("api.openai.com", "example.com, openai.com")
+    assert _bypassed("api.openai.com", ".openai.com")
+    assert _bypassed("openai.com", ".openai.com")
+    assert not _bypassed("notopenai.com", "openai.com")
+    assert _bypassed("vllm.internal", "vllm.internal:8000")
+    assert _bypassed("10.1.2.3", "10.0.0.0/8")
+    assert not _bypassed("11.1.2.3", "10.0.0.0/8")
+    assert _bypassed("::1", "[::1]")
+    assert _bypassed("[::1]", "::1")
+    assert not _bypassed("api.openai.com", "")
+
+
+def test_proxy_urls() -> None:
+    proxy = Proxy.from_url("http://svc:p%40ss@proxy.corp:3128")
+    assert (proxy.host, proxy.port) == ("proxy.corp", 3128)
+    assert proxy.authorization == "Basic " + base64.b64encode(b"svc:p@ss").decode()
+    assert Proxy.from_url("proxy.corp") == Proxy("proxy.corp", 80)  # as curl reads a bare HTTP_PROXY
+    with pytest.raises(ValueError, match="not an http:// proxy URL"):
+        Proxy.from_url("socks5://proxy.corp:1080")
+    for bad in ("socks5://proxy.corp:1080", "https://proxy.corp", "http://proxy.corp:port", "http://"):
+        with pytest.raises(ValidationError, match="proxy_url"):
+            ProviderConfig(base_url="https://api.openai.com/v1", proxy_url=bad)
+
+
+def test_an_unusable_proxy_from_the_environment_is_a_clear_connection_error(
+    run: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+
+    async def main() -> None:
+        url = "https://api.openai.com/v1/chat/completions"
+        transport = ProviderTransport({"p": ProviderConfig(base_url=url)})
+        with pytest.raises(ProviderConnectionError, match="the proxy is unusable"):
+            await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
+        await transport.aclose()
+
+    run(main())
