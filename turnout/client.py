@@ -26,8 +26,9 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -54,8 +55,38 @@ def _now_us() -> int:
 
 @dataclass(slots=True)
 class _Pending:
-    queue: asyncio.Queue[ChunkEvent | ReplyEvent]
+    """One request's events not yet taken, and the caller's wait for the next one.
+
+    A deque and one future per wait, woken by ``put`` and failed by a timer at the deadline: an
+    ``asyncio.Queue`` under ``asyncio.timeout`` cost about three times as much per wait."""
+
+    events: deque[ChunkEvent | ReplyEvent] = field(default_factory=deque)
+    waiter: asyncio.Future[None] | None = None
     next_seq: int = 0
+
+    def put(self, event: ChunkEvent | ReplyEvent) -> None:
+        self.events.append(event)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def take(self, timeout_s: float) -> ChunkEvent | ReplyEvent:
+        """The next event; ``TimeoutError`` if none comes within ``timeout_s``."""
+        if not self.events:
+            loop = asyncio.get_running_loop()
+            waiter = self.waiter = loop.create_future()
+            timer = loop.call_later(timeout_s, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self.waiter = None
+        return self.events.popleft()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 class ReplyStream:
@@ -87,11 +118,7 @@ class ReplyStream:
         # its attempts recorded); the client waits a little longer for that answer before its own 504
         remaining = (self.deadline_at_us - _now_us()) / 1e6 + REPLY_GRACE_S
         try:
-            if pending.queue.empty():
-                async with asyncio.timeout(max(remaining, 0.0)):  # a timer, not a task as wait_for makes
-                    event = await pending.queue.get()
-            else:  # a chunk that came while the caller wrote the last one
-                event = pending.queue.get_nowait()
+            event = await pending.take(max(remaining, 0.0))
         except TimeoutError:
             event = ReplyEvent(
                 request_id=self.request_id,
@@ -280,7 +307,7 @@ class TurnoutClient:
         awaited (it would wake the loop once more per request for nothing): a request the broker does
         not take gets a 503 reply on its stream. A full producer queue raises ``ServiceUnavailable``."""
         await self._slots.acquire()
-        self._pending[event.request_id] = _Pending(asyncio.Queue())
+        self._pending[event.request_id] = _Pending()
         stream = ReplyStream(self, event.request_id, event.deadline_at_us)
         loop, request_id = self._loop, event.request_id
         assert loop is not None, "start() the client first"
@@ -301,7 +328,7 @@ class TurnoutClient:
         pending = self._pending.get(request_id)
         if pending is not None:
             refused = ServiceUnavailable(f"Kafka did not take the request: {err.str()}")
-            pending.queue.put_nowait(ReplyEvent(request_id=request_id, logical_model="", error=refused.to_info()))
+            pending.put(ReplyEvent(request_id=request_id, logical_model="", error=refused.to_info()))
 
     async def publish(self, topic: str, key: str, event: Any) -> None:
         """Produce any event to ``topic`` and wait for the broker's ack (feedback, controls)."""
@@ -372,7 +399,7 @@ class TurnoutClient:
             if event.seq < pending.next_seq:
                 return  # a replayed chunk
             pending.next_seq = event.seq + 1
-        pending.queue.put_nowait(event)
+        pending.put(event)
 
 
 def _settle(done: asyncio.Future[None], err: KafkaError | None) -> None:
