@@ -12,7 +12,8 @@ encoded; Bedrock's signature covers the path), and response headers are lowercas
 
 Proxies, per provider: ``proxy_url`` when set; otherwise, with ``trust_env`` (the default), the
 environment's ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` for the origin's scheme, unless
-``NO_PROXY`` names its host, as curl, httpx and the providers' SDKs read them.
+``NO_PROXY`` names its host, as curl, httpx and the providers' SDKs read them; a loopback origin
+(``localhost``, ``127.0.0.0/8``, ``::1``) never takes the environment's proxy.
 """
 
 from __future__ import annotations
@@ -50,6 +51,16 @@ def _network_error(exc: BaseException, streaming: bool) -> TurnoutError:
 
 
 _FAILURES = (OSError, TimeoutError)  # ConnectionError, RemoteClosed and ProtocolFailure are OSErrors
+
+
+def _loopback(host: str) -> bool:
+    host = host.lower().strip("[]")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:
@@ -106,14 +117,15 @@ class ProviderTransport:
         return context
 
     def _proxy(self, provider: str, scheme: str, host: str) -> Proxy | None:
-        """The provider's ``proxy_url``, else the environment's proxy for ``scheme`` unless ``NO_PROXY``
-        names ``host`` (with ``trust_env``), else none."""
+        """The provider's ``proxy_url``, else the environment's proxy for ``scheme`` unless ``host`` is
+        a loopback one (a model served on this machine; Go's HTTP client does the same) or ``NO_PROXY``
+        names it (with ``trust_env``), else none."""
         settings = self._providers[provider]
         url = settings.proxy_url
         if url is None and settings.trust_env:
             found = urllib.request.getproxies_environment()  # lowercased names; HTTP_PROXY skipped under CGI
             url = found.get(scheme) or found.get("all")
-            if url and _bypassed(host, found.get("no", "")):
+            if url and (_loopback(host) or _bypassed(host, found.get("no", ""))):
                 url = None
         if not url:
             return None

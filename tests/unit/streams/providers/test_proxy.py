@@ -19,7 +19,7 @@ from schemas.config import ProviderConfig
 from schemas.errors import ProviderConnectionError
 from streams.providers.base import HttpRequestSpec
 from streams.providers.http1 import Proxy
-from streams.providers.transport import ProviderTransport, _bypassed
+from streams.providers.transport import ProviderTransport, _bypassed, _loopback
 from tests.unit.streams.providers.test_http1 import Server, _certificate, ok, plain
 
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -174,21 +174,27 @@ def test_the_environments_proxy_applies_unless_no_proxy_names_the_host_or_trust_
     async def main() -> None:
         origin, proxy = Server(plain), ForwardProxy()
         port, proxy_port = await origin.start(), await proxy.start()
-        url = f"http://127.0.0.1:{port}/v1/chat/completions"
+        remote = "http://models.invalid:8000/v1/chat/completions"  # never resolves: reachable only by the proxy
+        local = f"http://127.0.0.1:{port}/v1/chat/completions"
 
-        async def call(**settings: Any) -> bytes:
-            transport = ProviderTransport({"p": ProviderConfig(base_url=url, **settings)})
+        async def call(url: str, **settings: Any) -> bytes:
+            transport = ProviderTransport({"p": ProviderConfig(base_url=url, connect_timeout_s=2, **settings)})
             try:
                 return (await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))).body
             finally:
                 await transport.aclose()
 
         monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
-        assert await call() == b'{"via": "proxy"}'
-        assert await call(trust_env=False) == b'{"n": 1}'  # straight to the origin
-        monkeypatch.setenv("NO_PROXY", "localhost, 127.0.0.0/8")
-        assert await call() == b'{"n": 2}'
-        assert len(proxy.heads) == 1
+        assert await call(remote) == b'{"via": "proxy"}'
+        assert proxy.heads[-1].startswith(b"POST http://models.invalid:8000/v1/chat/completions HTTP/1.1")
+        with pytest.raises(ProviderConnectionError, match="Could not reach"):
+            await call(remote, trust_env=False)  # straight to a name that does not resolve
+        assert await call(local) == b'{"n": 1}'  # a loopback origin never takes the environment's proxy
+        assert await call(local, proxy_url=f"http://127.0.0.1:{proxy_port}") == b'{"via": "proxy"}'  # an explicit one
+        monkeypatch.setenv("NO_PROXY", "localhost, .invalid")
+        with pytest.raises(ProviderConnectionError, match="Could not reach"):
+            await call(remote)
+        assert len(proxy.heads) == 2 and len(origin.requests) == 1
         await origin.stop()
         await proxy.stop()
 
@@ -207,6 +213,8 @@ def test_no_proxy_entries() -> None:
     assert _bypassed("::1", "[::1]")
     assert _bypassed("[::1]", "::1")
     assert not _bypassed("api.openai.com", "")
+    assert _loopback("localhost") and _loopback("127.0.0.2") and _loopback("[::1]") and _loopback("ui.localhost")
+    assert not _loopback("10.0.0.1") and not _loopback("localhost.example.com")
 
 
 def test_proxy_urls() -> None:
