@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import yaml
 from bench.fault import add_fault_model
 from bench.litellm_env import MASTER_KEY, LiteLLMEnv, LiteLLMRoute, write_config
 from bench.workload import System, gateway_model, upstream_model
+from turnout.stack import free_port
 
 __all__ = [
     "SESSION_TIMEOUT_MS",
@@ -48,12 +48,6 @@ TURNOUT_KEY = "sk-turnout-demo"
 """The demo key of ``config/turnout.yaml`` (stored there hashed)."""
 SESSION_TIMEOUT_MS = 120_000
 """Kafka session timeout of the benchmark's Turnout workers (the example config has 6 s)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.2) -> None:

@@ -21,17 +21,11 @@ import pytest
 import yaml
 
 from schemas.config import TurnoutConfig, load_config
-from turnout.stack import SIMULATOR_ENV, wait_until
+from turnout.stack import SIMULATOR_ENV, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA = os.environ.get("TURNOUT_TEST_KAFKA", "127.0.0.1:19092")
 REDIS = os.environ.get("TURNOUT_TEST_REDIS", "redis://127.0.0.1:16379/0")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _reachable(host_port: str) -> bool:

@@ -8,7 +8,9 @@ same way. Kafka and Redis are started separately (``scripts/services.sh up``). E
 from __future__ import annotations
 
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +23,7 @@ import httpx
 from schemas.config import TurnoutConfig
 from turnout.kafka_admin import delete_topics, wait_for_group
 
-__all__ = ["SIMULATOR_ENV", "Stack", "wait_until"]
+__all__ = ["SIMULATOR_ENV", "Stack", "free_port", "wait_until"]
 
 # credentials for the example config's simulator providers (the simulator checks their shape only)
 SIMULATOR_ENV = {
@@ -29,6 +31,44 @@ SIMULATOR_ENV = {
     "SIMULATOR_AWS_ACCESS_KEY_ID": "AKIDSIMULATOR",
     "SIMULATOR_AWS_SECRET_ACCESS_KEY": "simulator-secret",
 }
+
+
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux: 32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(span: int = 1) -> int:
+    """A port on 127.0.0.1 that a server started next can bind, with the ``span - 1`` after it.
+
+    Taken below the kernel's ephemeral range: a port that ``bind(0)`` hands out is in that range,
+    and between its release and the server's bind an outgoing connection (a Kafka client's, with
+    a stack starting) could take it, which failed a benchmark run. Ports handed out before by this
+    process are not handed out again."""
+    high = _ephemeral_low()
+    low = 20000 if high > 21000 else 1024
+    for _ in range(200):
+        port = random.randrange(low, high - span + 1)
+        ports = range(port, port + span)
+        if _handed_out.isdisjoint(ports) and all(_bindable(p) for p in ports):
+            _handed_out.update(ports)
+            return port
+    raise RuntimeError(f"no {span} free port(s) found between {low} and {high}")
 
 
 def wait_until(check: object, timeout_s: float, what: str, interval_s: float = 0.1) -> None:

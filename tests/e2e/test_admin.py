@@ -28,7 +28,7 @@ NEW_KEY = "sk-turnout-added-by-reload"
 @pytest.fixture(scope="module")
 def gateway(make_config: Any) -> Iterator[tuple[Stack, TurnoutConfig]]:
     admin = {"admin_port": free_port(), "admin_token_env": "TURNOUT_TEST_ADMIN_TOKEN"}
-    topology = {"web_port": free_port()}  # the workers' /metrics: this port and the next
+    topology = {"web_port": free_port(span=2)}  # the workers' /metrics: this port and the next
     with running_stack(make_config, workers=2, gateway=admin, topology=topology) as run:
         yield run
 

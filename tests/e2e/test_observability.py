@@ -45,7 +45,7 @@ def gateway(make_config: Any, simulator_url: str) -> Iterator[tuple[Stack, Turno
         f"{simulator_url}/_sim/faults",
         json={"model": f"obs-primary-{RUN}", "knobs": {"error_status": 503}, "times": None},
     ).raise_for_status()
-    topology = {"web_port": free_port()}  # the workers' /metrics: this port and the next
+    topology = {"web_port": free_port(span=2)}  # the workers' /metrics: this port and the next
     with running_stack(make_config, workers=2, deployments=deployments, models=models, topology=topology) as run:
         yield run
 
