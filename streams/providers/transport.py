@@ -53,14 +53,7 @@ def _network_error(exc: BaseException, streaming: bool) -> TurnoutError:
 _FAILURES = (OSError, TimeoutError)  # ConnectionError, RemoteClosed and ProtocolFailure are OSErrors
 
 
-def _loopback(host: str) -> bool:
-    host = host.lower().strip("[]")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+LOOPBACK = "localhost,127.0.0.0/8,::1"  # never through the environment's proxy (``localhost`` covers *.localhost)
 
 
 def _bypassed(host: str, no_proxy: str) -> bool:
@@ -125,7 +118,7 @@ class ProviderTransport:
         if url is None and settings.trust_env:
             found = urllib.request.getproxies_environment()  # lowercased names; HTTP_PROXY skipped under CGI
             url = found.get(scheme) or found.get("all")
-            if url and (_loopback(host) or _bypassed(host, found.get("no", ""))):
+            if url and _bypassed(host, f"{LOOPBACK},{found.get('no', '')}"):
                 url = None
         if not url:
             return None

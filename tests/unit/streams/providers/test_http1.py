@@ -411,8 +411,9 @@ def test_connection_refused_and_bad_headers_are_connection_errors(run: Any) -> N
     run(main())
 
 
-def _certificate(tmp: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made by the openssl command-line tool."""
+def tls_certificate(tmp: Path) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1 (made by the openssl command-line tool) and a server
+    context serving it: (the certificate's PEM file, for a client's ``ca_file``; the context)."""
     cert, key = tmp / "cert.pem", tmp / "key.pem"
     subprocess.run(
         [
@@ -423,13 +424,13 @@ def _certificate(tmp: Path) -> tuple[Path, Path]:
         capture_output=True,
         timeout=60,
     )
-    return cert, key
+    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    serving.load_cert_chain(cert, key)
+    return cert, serving
 
 
 def test_https_with_a_trusted_certificate_works_and_an_untrusted_one_is_refused(run: Any, tmp_path: Path) -> None:
-    cert, key = _certificate(tmp_path)
-    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    serving.load_cert_chain(cert, key)
+    cert, serving = tls_certificate(tmp_path)
 
     async def main() -> None:
         server = Server(plain)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ssl
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from pydantic import ValidationError
@@ -19,10 +21,19 @@ from schemas.config import ProviderConfig
 from schemas.errors import ProviderConnectionError
 from streams.providers.base import HttpRequestSpec
 from streams.providers.http1 import Proxy
-from streams.providers.transport import ProviderTransport, _bypassed, _loopback
-from tests.unit.streams.providers.test_http1 import Server, _certificate, ok, plain
+from streams.providers.transport import LOOPBACK, ProviderTransport, _bypassed
+from tests.unit.streams.providers.test_http1 import Server, ok, plain, tls_certificate
 
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variable of the machine's in the environment (either case); the test sets its own."""
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
 
 
 class ForwardProxy:
@@ -92,54 +103,48 @@ async def _relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
         writer.close()
 
 
-def _tls_server(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
-    cert, key = _certificate(tmp_path)
-    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    serving.load_cert_chain(cert, key)
-    return cert, serving
-
-
-def test_https_goes_through_one_kept_alive_connect_tunnel_with_the_proxys_credentials(run: Any, tmp_path: Path) -> None:
-    cert, serving = _tls_server(tmp_path)
-
-    async def main() -> None:
-        origin, proxy = Server(plain), ForwardProxy(credentials="svc:p@ss")
-        port, proxy_port = await origin.start(serving), await proxy.start()
-        url = f"https://127.0.0.1:{port}/v1/chat/completions"
-        settings = ProviderConfig(
-            base_url=url, ca_file=str(cert), proxy_url=f"http://svc:p%40ss@127.0.0.1:{proxy_port}"
-        )
-        transport = ProviderTransport({"p": settings})
-        for _ in range(2):
-            reply = await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
-            assert reply.status == 200
-        # one tunnel for both requests, to the origin's authority; TLS inside it, end to end
-        assert len(proxy.heads) == 1 and proxy.heads[0].startswith(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n" % port)
-        assert origin.connections == 1 and len(origin.requests) == 2
-        assert origin.requests[0].startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
-        assert b"proxy-authorization" not in origin.requests[0].lower()  # the credentials stay with the proxy
+@contextlib.asynccontextmanager
+async def https_behind(
+    proxy: ForwardProxy, tmp_path: Path, userinfo: str = ""
+) -> AsyncIterator[tuple[Server, str, ProviderTransport]]:
+    """An https origin (a private CA) and a transport to it through ``proxy``: (origin, url, transport)."""
+    cert, serving = tls_certificate(tmp_path)
+    origin = Server(plain)
+    port, proxy_port = await origin.start(serving), await proxy.start()
+    url = f"https://127.0.0.1:{port}/v1/chat/completions"
+    settings = ProviderConfig(base_url=url, ca_file=str(cert), proxy_url=f"http://{userinfo}127.0.0.1:{proxy_port}")
+    transport = ProviderTransport({"p": settings})
+    try:
+        yield origin, url, transport
+    finally:
         await transport.aclose()
         await origin.stop()
         await proxy.stop()
+
+
+def test_https_goes_through_one_kept_alive_connect_tunnel_with_the_proxys_credentials(run: Any, tmp_path: Path) -> None:
+    async def main() -> None:
+        proxy = ForwardProxy(credentials="svc:p@ss")
+        async with https_behind(proxy, tmp_path, userinfo="svc:p%40ss@") as (origin, url, transport):
+            for _ in range(2):
+                reply = await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
+                assert reply.status == 200
+            # one tunnel for both requests, to the origin's authority; TLS inside it, end to end
+            port = urlsplit(url).port
+            assert len(proxy.heads) == 1 and proxy.heads[0].startswith(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n" % port)
+            assert origin.connections == 1 and len(origin.requests) == 2
+            assert origin.requests[0].startswith(b"POST /v1/chat/completions HTTP/1.1\r\n")
+            assert b"proxy-authorization" not in origin.requests[0].lower()  # the credentials stay with the proxy
 
     run(main())
 
 
 def test_a_proxy_that_refuses_the_tunnel_is_a_connection_error_naming_its_answer(run: Any, tmp_path: Path) -> None:
-    cert, serving = _tls_server(tmp_path)
-
     async def main() -> None:
-        origin, proxy = Server(plain), ForwardProxy(credentials="svc:secret")
-        port, proxy_port = await origin.start(serving), await proxy.start()
-        url = f"https://127.0.0.1:{port}/v1/chat/completions"
-        settings = ProviderConfig(base_url=url, ca_file=str(cert), proxy_url=f"http://127.0.0.1:{proxy_port}")
-        transport = ProviderTransport({"p": settings})
-        with pytest.raises(ProviderConnectionError, match="ProxyRefused: the proxy answered CONNECT with 407"):
-            await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
-        assert origin.connections == 0
-        await transport.aclose()
-        await origin.stop()
-        await proxy.stop()
+        async with https_behind(ForwardProxy(credentials="svc:secret"), tmp_path) as (origin, url, transport):
+            with pytest.raises(ProviderConnectionError, match="ProxyRefused: the proxy answered CONNECT with 407"):
+                await transport.send("p", HttpRequestSpec("POST", url, {}, b"{}"))
+            assert origin.connections == 0
 
     run(main())
 
@@ -165,11 +170,8 @@ def test_plain_http_goes_to_the_proxy_in_absolute_form(run: Any) -> None:
 
 
 def test_the_environments_proxy_applies_unless_no_proxy_names_the_host_or_trust_env_is_off(
-    run: Any, monkeypatch: pytest.MonkeyPatch
+    run: Any, no_proxy_env: pytest.MonkeyPatch
 ) -> None:
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
 
     async def main() -> None:
         origin, proxy = Server(plain), ForwardProxy()
@@ -184,14 +186,14 @@ def test_the_environments_proxy_applies_unless_no_proxy_names_the_host_or_trust_
             finally:
                 await transport.aclose()
 
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+        no_proxy_env.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
         assert await call(remote) == b'{"via": "proxy"}'
         assert proxy.heads[-1].startswith(b"POST http://models.invalid:8000/v1/chat/completions HTTP/1.1")
         with pytest.raises(ProviderConnectionError, match="Could not reach"):
             await call(remote, trust_env=False)  # straight to a name that does not resolve
         assert await call(local) == b'{"n": 1}'  # a loopback origin never takes the environment's proxy
         assert await call(local, proxy_url=f"http://127.0.0.1:{proxy_port}") == b'{"via": "proxy"}'  # an explicit one
-        monkeypatch.setenv("NO_PROXY", "localhost, .invalid")
+        no_proxy_env.setenv("NO_PROXY", "localhost, .invalid")
         with pytest.raises(ProviderConnectionError, match="Could not reach"):
             await call(remote)
         assert len(proxy.heads) == 2 and len(origin.requests) == 1
@@ -213,8 +215,8 @@ def test_no_proxy_entries() -> None:
     assert _bypassed("::1", "[::1]")
     assert _bypassed("[::1]", "::1")
     assert not _bypassed("api.openai.com", "")
-    assert _loopback("localhost") and _loopback("127.0.0.2") and _loopback("[::1]") and _loopback("ui.localhost")
-    assert not _loopback("10.0.0.1") and not _loopback("localhost.example.com")
+    assert all(_bypassed(host, LOOPBACK) for host in ("localhost", "127.0.0.2", "[::1]", "ui.localhost"))
+    assert not _bypassed("10.0.0.1", LOOPBACK) and not _bypassed("localhost.example.com", LOOPBACK)
 
 
 def test_proxy_urls() -> None:
@@ -230,12 +232,9 @@ def test_proxy_urls() -> None:
 
 
 def test_an_unusable_proxy_from_the_environment_is_a_clear_connection_error(
-    run: Any, monkeypatch: pytest.MonkeyPatch
+    run: Any, no_proxy_env: pytest.MonkeyPatch
 ) -> None:
-    for name in PROXY_VARS:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
+    no_proxy_env.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
 
     async def main() -> None:
         url = "https://api.openai.com/v1/chat/completions"
