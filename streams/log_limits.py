@@ -19,6 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 __all__ = ["KAFKA_CLIENT_LOGGERS", "RDKAFKA_LOGGER", "RepeatLimit", "limit_repeats", "rdkafka_logging"]
 
@@ -41,9 +42,10 @@ KAFKA_CLIENT_LOGGERS = (
 _NUMBERS = re.compile(r"\d+")
 
 
-def rdkafka_logging() -> dict[str, logging.Logger]:
+def rdkafka_logging() -> dict[str, Any]:
     """The confluent-kafka setting that sends a client's log lines to :data:`RDKAFKA_LOGGER`
-    instead of stderr."""
+    instead of stderr. (Typed ``Any`` for confluent-kafka's stubs, which type the config's values as
+    plain scalars.)"""
     return {"logger": logging.getLogger(RDKAFKA_LOGGER)}
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.config import ConfigError, TurnoutConfig, hash_key, load_config
+from streams.log_limits import limit_repeats
 
 __all__ = ["main"]
 
@@ -69,12 +70,10 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ingress.app import build_ingress
-    from streams.log_limits import limit_repeats
     from streams.topics import TopicNames
     from turnout.client import TurnoutClient
 
     config = _config(args)
-    limit_repeats()  # a broker outage: a line per kind of Kafka client error every 10 s
     client = TurnoutClient(
         config.kafka.bootstrap, TopicNames(config.kafka.topic_prefix), instance_id=config.gateway.instance_id
     )
@@ -119,13 +118,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from streams.app import build_app
-    from streams.log_limits import limit_repeats
     from turnout.kafka_admin import prepare_topics
 
     config = _config(args)
     prepare_topics(config.kafka)
     app = build_app(config)
-    limit_repeats()  # a broker outage: one line per kind of Kafka client error every 10 s, not hundreds a second
     worker = Worker(app, loglevel=args.log_level, quiet=True, redirect_stdouts=False)
     _long_running()
     worker.execute_from_commandline()
@@ -134,11 +131,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_sink(args: argparse.Namespace) -> int:
     from sinks.clickhouse import ClickHouseSink, serve_queries
-    from streams.log_limits import limit_repeats
     from turnout.kafka_admin import prepare_topics
 
     config = _config(args)
-    limit_repeats()
     prepare_topics(config.kafka)
     sink = ClickHouseSink(config)
     _long_running()
@@ -353,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # a broker outage: one line per kind of Kafka client error every 10 s, not hundreds a second
+    # (aiokafka's loggers, and librdkafka's wherever a client is made with rdkafka_logging())
+    limit_repeats()
     try:
         return int(args.func(args))
     except ConfigError as exc:

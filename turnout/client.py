@@ -252,7 +252,7 @@ class TurnoutClient:
         return end_offset(self._consumer, self.reply_topic, timeout_s)
 
     def _create_reply_topic(self, timeout_s: float) -> None:
-        admin = AdminClient({"bootstrap.servers": self._bootstrap})
+        admin = AdminClient({"bootstrap.servers": self._bootstrap, **rdkafka_logging()})
         topic = NewTopic(
             self.reply_topic, num_partitions=1, replication_factor=1, config={"retention.ms": str(6 * 3600 * 1000)}
         )

@@ -12,6 +12,7 @@ from schemas.errors import ServiceUnavailable
 from schemas.events import ConfigEvent, ControlEvent
 from streams.controls import KILL_SCOPES, control_key
 from streams.invoker import now_us
+from streams.log_limits import rdkafka_logging
 from streams.reload import config_event
 from streams.topics import TopicNames
 from turnout.kafka_admin import prepare_topics
@@ -37,7 +38,7 @@ def publish_config(config: TurnoutConfig, source: str = "") -> ConfigEvent:
 
 def _publish(kafka: KafkaConfig, topic: str, key: str, event: object) -> None:
     prepare_topics(kafka)
-    producer = Producer({"bootstrap.servers": kafka.bootstrap, "enable.idempotence": True})
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "enable.idempotence": True, **rdkafka_logging()})
     failures: list[str] = []
     producer.produce(
         topic,

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.config import MAX_CACHE_TTL_S, KafkaConfig
 from schemas.errors import ServiceUnavailable
+from streams.log_limits import rdkafka_logging
 from streams.topics import STAGE_ORDER, TopicNames
 
 __all__ = [
@@ -65,16 +66,16 @@ def ensure_topics(
     per topic); return once all exist with a leader for every partition."""
     settings = {name: {"cleanup.policy": "compact"} for name in compacted}
     settings.update({name: dict(value) for name, value in (configs or {}).items()})
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, **rdkafka_logging()})
     wanted = list(names)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             existing = admin.list_topics(timeout=5).topics
         except KafkaException as exc:
+            admin.poll(0.2)  # waits, and serves librdkafka's log lines (to Python's logging)
             if time.monotonic() >= deadline:
                 raise ServiceUnavailable(f"Kafka is unreachable: {exc.args[0].str()}") from None
-            time.sleep(0.2)
             continue
         missing = [n for n in wanted if n not in existing]
         if (
@@ -104,14 +105,14 @@ def ensure_topics(
                         raise
         if time.monotonic() >= deadline:
             raise ServiceUnavailable(f"Kafka topics {missing} not ready after {timeout_s} s")
-        time.sleep(0.1)
+        admin.poll(0.1)
 
 
 def delete_topics(kafka: KafkaConfig, timeout_s: float = 15.0) -> list[str]:
     """Delete every topic of this deployment: ``<prefix>.*`` and Faust's ``<group>-*`` (changelogs,
     the assignor's). For test stacks, so that a long suite does not leave the broker with thousands
     of partitions (every client's full metadata refresh decodes them all)."""
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap, **rdkafka_logging()})
     names = [
         n
         for n in admin.list_topics(timeout=5).topics

@@ -45,6 +45,7 @@ from schemas.codec import EventCodec, UndecodableEvent
 from schemas.config import TurnoutConfig
 from schemas.errors import TurnoutError
 from schemas.events import Caller, ChatRequest, ReplayDecision, RequestEvent, StageEvent, Usage
+from streams.log_limits import rdkafka_logging
 from streams.routing.classifier import ComplexityModel
 from streams.stages.cost import cost_usd
 from streams.stages.route import decide_route
@@ -98,7 +99,9 @@ class ReplayReport:
 
 
 def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False})
+    return Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "turnout-replay", "enable.auto.commit": False, **rdkafka_logging()}
+    )
 
 
 def read_window(
@@ -398,7 +401,7 @@ def replay(
     routed = any(m.routing and m.routing.simple for m in candidate.models.values())
     complexity = ComplexityModel.load() if routed else None
     cache = CacheWhatIf(candidate)
-    producer = Producer({"bootstrap.servers": live.kafka.bootstrap, "enable.idempotence": True})
+    producer = Producer({"bootstrap.servers": live.kafka.bootstrap, "enable.idempotence": True, **rdkafka_logging()})
     before: Counter[str] = Counter()
     after: Counter[str] = Counter()
     changed_jobs: list[tuple[RequestEvent, ReplayDecision]] = []

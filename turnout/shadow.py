@@ -27,6 +27,7 @@ from schemas.events import ReplayDecision, ReplyEvent, RequestEvent, ShadowAnswe
 from streams.cache.embedders import Embedder
 from streams.guards.banned import BannedPatterns
 from streams.invoker import Invoker, now_us
+from streams.log_limits import rdkafka_logging
 from streams.providers.transport import ProviderTransport
 from streams.routing.classifier import ComplexityModel
 from streams.stages.input_guard import check_input
@@ -59,7 +60,12 @@ def original_answers(bootstrap: str, events: Sequence[RequestEvent], codec: Even
         wanted.setdefault(event.reply_to, set()).add(event.request_id)
     found: dict[str, str] = {}
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "turnout-replay-originals", "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "turnout-replay-originals",
+            "enable.auto.commit": False,
+            **rdkafka_logging(),
+        }
     )
     try:
         for topic, ids in wanted.items():

@@ -94,3 +94,28 @@ def test_a_librdkafka_client_logs_through_python_and_is_limited(caplog: pytest.L
         consumer.close()
         for name in KAFKA_CLIENT_LOGGERS:
             logging.getLogger(name).removeFilter(limit)
+
+
+def test_the_cli_tools_admin_client_logs_through_python_not_stderr(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Topic set-up (every CLI command that touches Kafka does it) against a port nobody listens on:
+    librdkafka's connection failures, about twenty a second, reach Python's logging and its repeat
+    limit, not stderr; the caller gets a clear error."""
+    from schemas.errors import ServiceUnavailable
+    from turnout.kafka_admin import ensure_topics
+
+    limit = limit_repeats(every_s=60)
+    try:
+        with (
+            caplog.at_level(logging.ERROR, logger=RDKAFKA_LOGGER),
+            pytest.raises(ServiceUnavailable, match="Kafka is unreachable"),
+        ):
+            ensure_topics(f"127.0.0.1:{free_port()}", ["nothing"], 1, timeout_s=2)
+        lines = [r.getMessage() for r in caplog.records if r.name == RDKAFKA_LOGGER]
+        assert len(lines) == 1 and "Connection refused" in lines[0], lines
+        assert limit.dropped >= 10
+        assert "rdkafka#" not in capfd.readouterr().err
+    finally:
+        for name in KAFKA_CLIENT_LOGGERS:
+            logging.getLogger(name).removeFilter(limit)
