@@ -90,6 +90,7 @@ class ClickHouseSink:
         self.rows_written = 0
         self.skipped = 0
         self.commit_failures = 0
+        self._waited: set[tuple[str, int, int]] = set()  # the offsets of the commit waited for (the last batch's)
         endpoint = config.sink.otlp_endpoint
         self.otlp = OtlpExporter(endpoint) if endpoint else None
 
@@ -169,11 +170,11 @@ class ClickHouseSink:
 
     def _committed(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
         """librdkafka's report of an asynchronous commit (served inside ``poll``)."""
+        if self._waited and {(p.topic, p.partition, p.offset) for p in partitions} == self._waited:
+            return  # librdkafka reports a waited-for commit here too; its failure was raised in _flush
         failed = [f"{p.topic}[{p.partition}]: {p.error.str()}" for p in partitions if p.error is not None]
         if err is not None or failed:
-            self.commit_failures += 1
-            reason = err.str() if err is not None else "; ".join(failed)
-            log.warning("offset commit failed (%s); the batch will be re-read and deduplicated", reason)
+            self._commit_failed(err.str() if err is not None else "; ".join(failed))
 
     def _flush(self, batch: _Batch, consumer: Consumer, wait: bool = False) -> None:
         """Insert ``batch`` (retrying while ClickHouse is unreachable), then commit its offsets:
@@ -193,16 +194,30 @@ class ClickHouseSink:
                 delay = min(delay * 2, 5.0)
         consumer.resume(consumer.assignment())
         commits = [TopicPartition(t, p, last + 1) for (t, p), (_, last) in batch.offsets.items()]
-        if commits:
+        if not commits:
+            return
+        # a failed commit (a rebalance took the partitions away, the broker is down): whoever reads
+        # the partitions next re-reads this batch, and the deduplication token and
+        # ReplacingMergeTree keep the rows single
+        if not wait:
             try:
-                if wait:
-                    consumer.commit(offsets=commits, asynchronous=False)
-                else:
-                    consumer.commit(offsets=commits, asynchronous=True)
+                consumer.commit(offsets=commits, asynchronous=True)  # its outcome comes to _committed
             except KafkaException as exc:
-                # a rebalance took the partitions away: whoever gets them re-reads this batch,
-                # and the deduplication token and ReplacingMergeTree keep the rows single
-                log.warning("offset commit failed (%s); the batch will be re-read and deduplicated", exc)
+                self._commit_failed(str(exc))
+            return
+        self._waited = {(c.topic, c.partition, c.offset) for c in commits}
+        try:
+            done = consumer.commit(offsets=commits, asynchronous=False) or []
+        except KafkaException as exc:
+            self._commit_failed(str(exc))
+            return
+        failed = [f"{p.topic}[{p.partition}]: {p.error.str()}" for p in done if p.error is not None]
+        if failed:
+            self._commit_failed("; ".join(failed))
+
+    def _commit_failed(self, reason: str) -> None:
+        self.commit_failures += 1
+        log.warning("offset commit failed (%s); the batch will be re-read and deduplicated", reason)
 
     def _insert(self, batch: _Batch) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -17,9 +18,10 @@ import pytest
 from schemas.codec import EventCodec
 from schemas.config import BudgetRule, TurnoutConfig
 from schemas.events import Attempt, AttemptEvent, Caller, RequestRecord, StageTiming, Usage, UsageEvent
-from sinks.clickhouse import ClickHouseSink, QueryResult, open_clickhouse
+from sinks.clickhouse import ClickHouseSink, QueryResult, _Batch, open_clickhouse
 from sinks.dashboards import Dashboards, Filters
 from sinks.migrate import migrate
+from sinks.rows import rows_for
 from streams.stages.budgets import period_of
 from streams.topics import TopicNames
 from streams.tracing import request_span_id
@@ -191,6 +193,42 @@ def test_the_offsets_of_stored_batches_are_committed(sink_setup: tuple[TurnoutCo
     committed = committed_offsets(config, topics.records)
     assert committed == end_offsets(config, topics.records)
     assert sum(committed.values()) == 30
+
+
+def test_a_failed_last_commit_is_counted_and_logged_once(
+    sink_setup: tuple[TurnoutConfig, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last batch's commit is waited for, and librdkafka reports it to the commit callback as
+    well: its failure (here: offsets of a topic the broker does not have) shows once, not twice,
+    and an asynchronous commit's failure still shows through the callback."""
+    from confluent_kafka import Consumer
+
+    config, client = sink_setup
+    sink = ClickHouseSink(config, client=client)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": config.kafka.bootstrap,
+            "group.id": sink_group(config),
+            "enable.auto.commit": False,
+            "on_commit": sink._committed,
+        }
+    )
+    missing = f"{config.kafka.topic_prefix}.no-such-topic"
+    try:
+        for n, wait in enumerate((False, True)):
+            batch = _Batch()
+            for table, row in rows_for(record(n)):
+                batch.add(table, row, missing, 0, 10 + n)
+            with caplog.at_level(logging.WARNING, logger="sinks.clickhouse"):
+                sink._flush(batch, consumer, wait=wait)
+                # the commit callback is served inside poll
+                wait_until(lambda n=n: consumer.poll(0.1) is None and sink.commit_failures > n, 30, "failure reported")
+            consumer.poll(0.5)
+    finally:
+        consumer.close()
+    failures = [r.getMessage() for r in caplog.records if "offset commit failed" in r.getMessage()]
+    assert sink.commit_failures == 2, failures
+    assert len(failures) == 2, failures
 
 
 def committed_offsets(config: TurnoutConfig, topic: str) -> dict[int, int]:
