@@ -135,11 +135,23 @@ def test_primary_hard_down_everything_succeeds_through_the_fallback(gateway: tup
     db = config.clickhouse.database
     opened_sql = f"SELECT count() FROM {db}.breaker_events WHERE deployment = 'r-dead' AND state = 'open'"
     wait_until(lambda: run_sql(config, opened_sql).rows[0][0] >= 1, 30, "r-dead open transition recorded")
-    calls = run_sql(
-        config,
-        f"SELECT countIf(error_class = 'ProviderConnectionError'), countIf(error_class = "
-        f"'CircuitOpen') FROM {db}.attempts FINAL WHERE deployment = 'r-dead'",
-    ).rows[0]
+    # the attempts table is read once it holds every r-dead attempt the 500 requests' rows name
+    ids = ", ".join(f"'{r.request_id}'" for r, _ in results)
+    named_sql = (
+        f"SELECT count(), sum(countEqual(attempts.deployment, 'r-dead')) FROM {db}.requests FINAL "
+        f"WHERE request_id IN ({ids})"
+    )
+    attempts_sql = (
+        f"SELECT count(), countIf(error_class = 'ProviderConnectionError'), countIf(error_class = 'CircuitOpen') "
+        f"FROM {db}.attempts FINAL WHERE deployment = 'r-dead' AND request_id IN ({ids})"
+    )
+
+    def all_landed() -> bool:
+        named = run_sql(config, named_sql).rows[0]
+        return named[0] >= len(results) and run_sql(config, attempts_sql).rows[0][0] == named[1]
+
+    wait_until(all_landed, 30, "every r-dead attempt in the attempts table")
+    calls = run_sql(config, attempts_sql).rows[0][1:]
     assert calls[1] > calls[0], f"most requests skipped the dead primary: {calls}"
 
 
