@@ -58,6 +58,11 @@ class QueryResult:
     rows: list[list[Any]]
 
 
+def _partition_errors(partitions: list[TopicPartition]) -> str:
+    """The errors a commit's report names per partition, joined; empty when there are none."""
+    return "; ".join(f"{p.topic}[{p.partition}]: {p.error.str()}" for p in partitions if p.error is not None)
+
+
 @dataclass
 class _Batch:
     rows: dict[str, list[list[Any]]] = field(default_factory=lambda: defaultdict(list))
@@ -172,9 +177,9 @@ class ClickHouseSink:
         """librdkafka's report of an asynchronous commit (served inside ``poll``)."""
         if self._waited and {(p.topic, p.partition, p.offset) for p in partitions} == self._waited:
             return  # librdkafka reports a waited-for commit here too; its failure was raised in _flush
-        failed = [f"{p.topic}[{p.partition}]: {p.error.str()}" for p in partitions if p.error is not None]
+        failed = _partition_errors(partitions)
         if err is not None or failed:
-            self._commit_failed(err.str() if err is not None else "; ".join(failed))
+            self._commit_failed(err.str() if err is not None else failed)
 
     def _flush(self, batch: _Batch, consumer: Consumer, wait: bool = False) -> None:
         """Insert ``batch`` (retrying while ClickHouse is unreachable), then commit its offsets:
@@ -211,9 +216,9 @@ class ClickHouseSink:
         except KafkaException as exc:
             self._commit_failed(str(exc))
             return
-        failed = [f"{p.topic}[{p.partition}]: {p.error.str()}" for p in done if p.error is not None]
+        failed = _partition_errors(done)
         if failed:
-            self._commit_failed("; ".join(failed))
+            self._commit_failed(failed)
 
     def _commit_failed(self, reason: str) -> None:
         self.commit_failures += 1
