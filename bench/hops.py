@@ -26,6 +26,9 @@ at the worker to the client's first chunk (the chunk produced, the reply topic, 
 idle while the four others answer, and a request that finds the processes on its path idle takes
 longer (``bench/README.md``, "What was tried").
 
+``--trace`` also takes each Kafka hop apart (the stage's produce, the broker, aiokafka's decoding,
+faust's dispatch: ``bench.hop_parts``), from events that ``bench/hop_trace`` logs in every process.
+
 Prints p50, p90 and p99 of each part in ms. Not a benchmark cell: it explains the ``sequential`` cell's
 figures; the benchmark's own numbers come from ``python -m bench``.
 """
@@ -35,13 +38,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from bench.clients import PreparedRequest, RawClient
+from bench.hop_parts import hop_parts, read_trace
 from bench.systems import TURNOUT_KEY, alone
 from bench.workload import chat_body, gateway_model, upstream_model
 
@@ -97,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--stream", action="store_true", help="streaming requests (the parts end at the last chunk)")
     p.add_argument(
+        "--trace",
+        action="store_true",
+        help="also take each Kafka hop between stages apart: producer, broker, consumer (bench.hop_parts)",
+    )
+    p.add_argument(
         "--pause-ms",
         type=float,
         default=0.0,
@@ -105,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from turnout.analytics import run_sql
 
+    trace_dir = _trace_the_stack() if args.trace else None
     with alone(args.layout, workers=args.workers, delays_ms=(0,), name="hops") as (simulator, stack, _):
         body = json.dumps(chat_body(gateway_model(0), args.stream)).encode()
         direct_body = json.dumps(chat_body(upstream_model(0), args.stream)).encode()
@@ -169,12 +181,30 @@ def main(argv: list[str] | None = None) -> int:
                 parts["ttft: first chunk -> client"].append(ttft - (token_us - sent) / 1000)
             parts["ttft (client)"] = [r[4] for r in measured if r[4] is not None]
             parts["ttft (direct)"] = [r[4] for r in rounds[1::2] if r[4] is not None]
-        print(f"  {'part':<28} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
-        for name, values in parts.items():
-            ordered = sorted(values)
-            p90, p99 = (ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.9, 0.99))
-            print(f"  {name:<28} {statistics.median(values):8.2f} {p90:8.2f} {p99:8.2f}")
+        _print_parts(parts)
+        if trace_dir is not None:
+            measured_spans = [spans[r[2]] for r in measured if r[2] is not None and r[2] in found]
+            print("Kafka hops taken apart (aiokafka's produce and fetch, traced in every worker):")
+            _print_parts(hop_parts(measured_spans, read_trace(trace_dir)))
     return 0
+
+
+def _print_parts(parts: dict[str, list[float]]) -> None:
+    width = max([28, *(len(name) for name in parts)])
+    print(f"  {'part':<{width}} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
+    for name, values in parts.items():
+        ordered = sorted(values)
+        p90, p99 = (ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.9, 0.99))
+        print(f"  {name:<{width}} {statistics.median(values):8.2f} {p90:8.2f} {p99:8.2f}")
+
+
+def _trace_the_stack() -> Path:
+    """Make every process of the stack started next log its Kafka events (``bench/hop_trace``)."""
+    folder = Path(tempfile.mkdtemp(prefix="turnout-hop-trace-"))
+    hook = Path(__file__).resolve().parent / "hop_trace"
+    os.environ["TURNOUT_HOP_TRACE"] = str(folder)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(hook), os.environ.get("PYTHONPATH")) if p)
+    return folder
 
 
 if __name__ == "__main__":
