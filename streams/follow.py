@@ -11,8 +11,11 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.codec import EventCodec, UndecodableEvent
+from streams import kafka_wire
 
 __all__ = ["follow_topic"]
+
+kafka_wire.install()  # the gateway follows topics too, without faust's transport
 
 
 async def follow_topic(

@@ -19,6 +19,8 @@ the worker's liveness check, and whether its group coordinator answers, for the 
   faust's thread protects against, a stage that holds the loop long enough to miss heartbeats,
   does not apply to Turnout's stages: none blocks (provider calls are awaited, the guardrails take
   well under a millisecond), and the session timeout is seconds.
+
+Importing this module also puts ``streams.kafka_wire``'s fetch codec in place of aiokafka's.
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from faust.types import TP
 from mode import Service
 
 from schemas.config import FETCH_MAX_WAIT_MS
+from streams import kafka_wire
 
 __all__ = ["LowLatencyTransport"]
+
+kafka_wire.install()  # fetch requests and answers without aiokafka's schema walk
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
