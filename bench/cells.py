@@ -67,7 +67,13 @@ def run_loadgen(
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except json.JSONDecodeError as exc:  # kept for a look; the cell fails below without a result
+                with log.open("a") as diagnosis:
+                    diagnosis.write(f"bench: unreadable line from the load generator ({exc}; {len(line)} chars): ")
+                    diagnosis.write(f"{line[:300]!r} ... {line[max(0, exc.pos - 300) : exc.pos + 300]!r}\n")
+                continue
             event = message.pop("event")
             if event == "window_start":
                 cpu_start = sampler.cpu_seconds()
