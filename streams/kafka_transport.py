@@ -141,7 +141,7 @@ class _Consumer(faust_aiokafka.Consumer):
         except BaseException:
             other.close()
             raise
-        results = await super().wait_first(_resume(delivery, waiting_on), other)
+        results = await super().wait_first(_Resumed(delivery, waiting_on), other)
         winners = [other if w is other else delivery for w in results.done]  # the caller's coroutine, not ours
         return WaitResults(winners, results.results, results.stopped)
 
@@ -210,10 +210,6 @@ class _Resumed:
                 yielded = step()
             except StopIteration as done:
                 return done.value
-
-
-async def _resume(coroutine: Any, waiting_on: Any) -> Any:
-    return await _Resumed(coroutine, waiting_on)
 
 
 class LowLatencyTransport(faust_aiokafka.Transport):

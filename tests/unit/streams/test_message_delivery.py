@@ -37,17 +37,19 @@ async def test_a_delivery_that_does_not_wait_wins_at_once_without_a_task(consume
 
 async def test_a_delivery_that_waits_goes_on_from_where_it_stopped(consumer: Any) -> None:
     room: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    waiting_for_room = asyncio.Event()
     steps: list[str] = []
 
     async def deliver() -> str:
         steps.append("before")
+        waiting_for_room.set()
         got = await room  # a full queue, say
         steps.append(f"after {got}")
-        await asyncio.sleep(0)  # and a second wait, handled as a task would
+        await asyncio.sleep(0)  # and a bare yield to the loop, handled as a task would
         return "delivered"
 
     waiting = asyncio.ensure_future(consumer.wait_first(deliver(), consumer.suspend_flow.wait()))
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(waiting_for_room.wait(), 1)
     assert steps == ["before"] and not waiting.done()
     room.set_result("room")
     results = await asyncio.wait_for(waiting, 1)
@@ -56,21 +58,22 @@ async def test_a_delivery_that_waits_goes_on_from_where_it_stopped(consumer: Any
 
 
 async def test_a_waiting_delivery_is_abandoned_when_the_flow_is_suspended(consumer: Any) -> None:
-    released: list[str] = []
+    waiting_forever = asyncio.Event()
+    cancelled = asyncio.Event()
 
     async def deliver() -> None:
         try:
+            waiting_forever.set()
             await asyncio.Event().wait()  # never set
         except asyncio.CancelledError:
-            released.append("cancelled")  # e.g. a lock given back
+            cancelled.set()  # e.g. a lock given back
             raise
 
     waiting = asyncio.ensure_future(consumer.wait_first(deliver(), consumer.suspend_flow.wait()))
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(waiting_forever.wait(), 1)
     consumer.suspend_flow.set()  # a rebalance
     await asyncio.wait_for(waiting, 1)
-    await asyncio.sleep(0.01)  # the abandoned delivery's cancellation runs
-    assert released == ["cancelled"]  # cancelled where it waited, as in a task of its own
+    await asyncio.wait_for(cancelled.wait(), 1)  # cancelled where it waited, as in a task of its own
 
 
 async def test_an_error_in_a_delivery_that_does_not_wait_is_raised(consumer: Any) -> None:
