@@ -1,12 +1,12 @@
 """Where a sequential request's added latency goes: each stage, and each Kafka hop between them.
 
-    python -m bench.hops [--layout split] [--workers 2] [--requests 300] [--stream] [--pause-ms 20]
+    python -m bench.hops [--layout split] [--workers 2] [--requests 300] [--delay-ms 60] [--stream] [--pause-ms 20]
 
 Starts the simulator and one Turnout stack as the benchmark does (``bench.systems``), sends
-``--requests`` requests one at a time with the benchmark's HTTP client (0 ms upstream, the 2 KB
-chat request), and reads each request's spans back from the stack's ClickHouse. The spans carry
-every stage's start and end and every provider attempt (all processes share this machine's clock),
-so a request's time splits into:
+``--requests`` requests one at a time with the benchmark's HTTP client (``--delay-ms`` of upstream
+delay, 0 by default; the 2 KB chat request), and reads each request's spans back from the stack's
+ClickHouse. The spans carry every stage's start and end and every provider attempt (all processes
+share this machine's clock), so a request's time splits into:
 
 - ``client -> ingress``: from the client's send to the ingress's ``received_at`` (HTTP parsing, auth),
 - ``stage S``: the time the stage itself took (``StageTiming``),
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--layout", choices=["fused", "split"], default="split")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--requests", type=int, default=300)
+    p.add_argument("--delay-ms", type=int, choices=[0, 60], default=0, help="the simulator's upstream delay")
     p.add_argument("--stream", action="store_true", help="streaming requests (the parts end at the last chunk)")
     p.add_argument(
         "--trace",
@@ -117,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     from turnout.analytics import run_sql
 
     trace_dir = _trace_the_stack() if args.trace else None
-    with alone(args.layout, workers=args.workers, delays_ms=(0,), name="hops") as (simulator, stack, _):
-        body = json.dumps(chat_body(gateway_model(0), args.stream)).encode()
-        direct_body = json.dumps(chat_body(upstream_model(0), args.stream)).encode()
+    with alone(args.layout, workers=args.workers, delays_ms=(args.delay_ms,), name="hops") as (simulator, stack, _):
+        body = json.dumps(chat_body(gateway_model(args.delay_ms), args.stream)).encode()
+        direct_body = json.dumps(chat_body(upstream_model(args.delay_ms), args.stream)).encode()
         auth = {"Authorization": f"Bearer {TURNOUT_KEY}"}
         turnout = PreparedRequest("turnout", f"{stack.system.base_url}/chat/completions", auth, body, args.stream)
         direct_url = f"{simulator.system.base_url}/chat/completions"
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                     parts[name].append(ms)
         print(
             f"{args.layout}, {args.workers} workers, {len(found)} of {len(measured)} requests found, "
-            f"0 ms upstream{', streaming' if args.stream else ''}"
+            f"{args.delay_ms} ms upstream{', streaming' if args.stream else ''}"
             f"{f', {args.pause_ms:g} ms pause before each request' if args.pause_ms else ''}; "
             f"direct call p50 {statistics.median(direct_ms):.2f} ms"
         )

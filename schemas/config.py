@@ -156,6 +156,11 @@ class SinkConfig(_Model):
 class TopologyConfig(_Model):
     layout: Literal["split", "fused"] = "split"
     concurrency: int = Field(64, ge=1, description="Events each stage agent of a worker works on at once.")
+    delivery: Literal["lane", "agent"] = Field(
+        "lane",
+        description="How a worker hands each stage its messages: lane (from the fetch loop, streams.lanes) "
+        "or agent (faust's conductor, channel and stream).",
+    )
     chunk_flush_ms: int = Field(25, ge=0, description="Stream chunks are coalesced this long...")
     chunk_flush_chars: int = Field(256, ge=1, description="...or until this many characters.")
     web_port: int | None = Field(None, description="Faust's web server on 127.0.0.1; off when null.")

@@ -109,12 +109,18 @@ class StageHandler:
         return event
 
     async def _send_on(self, result: StageResult, held: HoldingEmitter) -> None:
-        """Send the stage's output, then what the stage held back (``held``); wait for every ack."""
+        """Send the stage's output, then what the stage held back (``held``); wait for every ack.
+
+        What a caller or the next stage waits for is flushed on its own, before the rest is even
+        encoded. With a produce request already in flight (under load) the flush does nothing, and
+        everything goes out together when it is answered; on an idle worker the output goes out
+        at once and the rest in a second request."""
         acks: list[Awaitable[Any]]
         send = self._emitter.send
         if isinstance(result, Parked):
             event = result.event
             acks = [await send(self._topics.parked, event.envelope.request_id, event, _trace_of(event.envelope))]
+            self._emitter.flush()
         elif isinstance(result, Answer):
             request_id, record = result.reply.request_id, result.record
             trace = traceparent(record.trace_id, request_span_id(request_id)) if record.trace_id else None
@@ -122,6 +128,7 @@ class StageHandler:
             # the reply first: the caller waits for it, the record only for the sink
             if now_us() <= result.deadline_at_us + REPLY_GRACE_S * 1e6:
                 acks.append(await send(result.reply_to, request_id, result.reply, trace))
+                self._emitter.flush()
             else:  # the ingress answered 504 already; a client that left may have no topic any more
                 log.info("request %s answered after its deadline: the record is kept, the reply dropped", request_id)
             acks.append(await send(self._topics.records, request_id, record, trace))
@@ -129,7 +136,9 @@ class StageHandler:
             assert self.spec.output_topic is not None
             trace = _trace_of(result.envelope)
             acks = [await send(self.spec.output_topic, result.envelope.request_id, result, trace)]
+            self._emitter.flush()
         acks += await held.release()
+        self._emitter.flush()
         for ack in acks:
             await ack
 

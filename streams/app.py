@@ -33,6 +33,7 @@ from streams.follow import follow_topic
 from streams.health import WorkerHealth
 from streams.invoker import Invoker, now_us
 from streams.kafka_transport import LowLatencyTransport
+from streams.lanes import Lane
 from streams.ledger import BudgetLedger
 from streams.limiter import Limiter
 from streams.metrics import Metrics
@@ -64,11 +65,14 @@ class TurnoutApp(faust.App):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.closers: list[Callable[[], None]] = []  # run once the app has stopped
+        self.lanes: dict[str, Lane] = {}  # topic -> its stage's lane; the consumer reads this (streams.lanes)
 
     def _new_transport(self) -> Any:
         return LowLatencyTransport(self.conf.broker_consumer, self)
 
     async def on_stop(self) -> None:
+        for lane in self.lanes.values():  # before the consumer commits: what is cancelled is read again
+            await lane.stop()
         await super().on_stop()
         for close in self.closers:
             close()
@@ -194,9 +198,13 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
     for spec in agent_specs(config.topology, topics):
         handler = StageHandler(spec, pipeline, emitter, codec, topics)
         handlers.append(handler)
-        app.agent(raw_topic(spec.input_topic), name=f"turnout.{spec.name}", concurrency=spec.concurrency)(
-            _agent_body(handler, handler.handle)
-        )
+        if config.topology.delivery == "lane":
+            app.topics.add(raw_topic(spec.input_topic))  # subscribed, assigned and committed by faust
+            app.lanes[spec.input_topic] = Lane(app, spec.name, spec.input_topic, handler.handle, spec.concurrency)
+        else:
+            app.agent(raw_topic(spec.input_topic), name=f"turnout.{spec.name}", concurrency=spec.concurrency)(
+                _agent_body(handler, handler.handle)
+            )
 
     reloader = ConfigReloader(config, request_path, handlers, cache)
     metrics.gauge_from("turnout_config_info", lambda: [({"version": reloader.version}, 1.0)])

@@ -19,6 +19,10 @@ class Emitter(Protocol):
         """Queue ``event`` to go out after the stage's own output: bookkeeping no caller waits for
         (a successful attempt, its usage). An emitter that holds nothing sends it at once."""
 
+    def flush(self) -> None:
+        """What has been queued goes to the broker now: something waits on it (the next stage, a
+        caller). Without this the producer sends it a few turns of the event loop later."""
+
 
 class FaustEmitter:
     """Sends encoded events through the Faust app's producer (one producer per worker)."""
@@ -35,6 +39,11 @@ class FaustEmitter:
 
     async def send_later(self, topic: str, key: str, event: Any) -> None:
         await self.send(topic, key, event)
+
+    def flush(self) -> None:
+        send_now = getattr(self._producer, "send_now", None)  # streams.kafka_transport's producer
+        if send_now is not None:
+            send_now()
 
 
 class HoldingEmitter:
@@ -53,6 +62,9 @@ class HoldingEmitter:
 
     async def send_later(self, topic: str, key: str, event: Any) -> None:
         self._held.append((topic, key, event))
+
+    def flush(self) -> None:
+        self._inner.flush()
 
     async def release(self) -> list[Awaitable[Any]]:
         """Send what was held, in the order it came; the broker's acks to await."""

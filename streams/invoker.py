@@ -384,7 +384,9 @@ class Invoker:
             tool_calls_json=orjson.dumps(tools).decode() if tools else None,
         )
         run.buffer.sent += 1
-        return await run.emitter.send(envelope.reply_to, envelope.request_id, chunk)
+        ack = await run.emitter.send(envelope.reply_to, envelope.request_id, chunk)
+        run.emitter.flush()  # the caller is waiting for it
+        return ack
 
     async def _record_attempt(self, run: _Run, attempt: Attempt, later: bool = False) -> None:
         """Attempts are keyed by deployment: the breaker agent owns each deployment's partition. A

@@ -52,6 +52,9 @@ class KeptEvents:
     async def send_later(self, topic: str, key: str, event: Any) -> None:
         self.events.append((topic, event))
 
+    def flush(self) -> None:
+        pass  # nothing goes anywhere
+
 
 def original_answers(bootstrap: str, events: Sequence[RequestEvent], codec: EventCodec) -> dict[str, str]:
     """The recorded answers to ``events``, from the reply topics they named (those that still exist)."""

@@ -92,3 +92,26 @@ async def test_the_consumer_fetches_on_the_apps_own_loop_without_a_thread(kafka_
     finally:
         await app.stop()
     assert consumer._closed
+
+
+async def test_send_now_writes_the_produce_request_in_the_callers_turn(kafka_bootstrap: str) -> None:
+    """``send_now`` drains what is queued and writes it before it returns; what is sent while that
+    request is in flight waits behind it, and goes out when it is answered."""
+    topic = f"t{uuid.uuid4().hex[:10]}.eager"
+    ensure_topics(kafka_bootstrap, [topic], 1)
+    producer = _TrackingProducer(bootstrap_servers=kafka_bootstrap, request_timeout_ms=8000, linger_ms=0)
+    await producer.start()
+    try:
+        await asyncio.wait_for(await producer.send(topic, b"warm-up"), 5)  # metadata and the connection
+        accumulator = producer._message_accumulator
+        first = await producer.send(topic, b"1")
+        assert accumulator._batches  # queued: aiokafka's sender task has not run since
+        producer.send_now()
+        assert not accumulator._batches and producer._sender._in_flight  # drained and written, no turn of the loop
+        second = await producer.send(topic, b"2")
+        producer.send_now()  # a request is in flight to that broker: this one waits behind it
+        assert accumulator._batches
+        one, two = await asyncio.wait_for(asyncio.gather(first, second), 5)
+        assert two.offset == one.offset + 1
+    finally:
+        await producer.stop()

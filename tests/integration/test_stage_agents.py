@@ -36,14 +36,17 @@ def chat(text: str, *, model: str = "smart-chat", stream: bool = False) -> ChatR
     return ChatRequest(model=model, messages=[ChatMessage(role="user", content=text)], stream=stream)
 
 
-@pytest.fixture(scope="module", params=["split", "fused"])
+@pytest.fixture(scope="module", params=["split", "fused", "split/agent"])
 def workers(request: pytest.FixtureRequest, make_config: Any) -> Iterator[tuple[str, TurnoutConfig]]:
-    path, config = make_config(topology={"layout": request.param, "web_port": free_port()})
+    """A worker per layout; ``split/agent`` hands each stage its messages through faust's agents
+    instead of the lanes (``topology.delivery``)."""
+    layout, _, delivery = request.param.partition("/")
+    path, config = make_config(topology={"layout": layout, "delivery": delivery or "lane", "web_port": free_port()})
     with Stack(
         path, config, workers=1, gateway=False, sink=False, log_dir=path.parent / "logs", delete_topics_on_stop=True
     ) as stack:
         stack.wait_ready()
-        yield request.param, config
+        yield layout, config
         assert stack.all_alive(), "a worker died during the tests"
 
 

@@ -58,6 +58,7 @@ class RecordingEmitter:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Any]] = []
         self.later: list[tuple[str, str, Any]] = []  # what was given to send_later (it is in sent too)
+        self.flushed_after: list[int] = []  # len(sent) at each flush
 
     async def send(self, topic: str, key: str, event: Any, trace: str | None = None) -> Awaitable[Any]:
         self.sent.append((topic, key, event))
@@ -68,6 +69,9 @@ class RecordingEmitter:
     async def send_later(self, topic: str, key: str, event: Any) -> None:
         self.later.append((topic, key, event))
         await self.send(topic, key, event)
+
+    def flush(self) -> None:
+        self.flushed_after.append(len(self.sent))
 
     def on(self, topic: str) -> list[Any]:
         return [event for t, _, event in self.sent if t == topic]
@@ -365,6 +369,8 @@ async def test_a_stream_sends_numbered_chunks_and_ends_with_the_streams_usage(
     assert [c.seq for c in chunks] == list(range(len(chunks)))
     assert len(chunks) >= 2
     assert "".join(c.content for c in chunks) == "Hello, wörld"
+    chunk_positions = [i + 1 for i, (topic, _, _) in enumerate(emitter.sent) if topic == REPLY_TO]
+    assert set(chunk_positions) <= set(emitter.flushed_after)  # each chunk goes out at once: a caller waits on it
     response = outcome.event.response
     assert response is not None
     assert (response.content, response.finish_reason, response.id) == ("Hello, wörld", "stop", "chatcmpl-s")

@@ -39,6 +39,9 @@ class RecordingEmitter:
     async def send_later(self, topic: str, key: str, event: Any) -> None:
         await self.send(topic, key, event)
 
+    def flush(self) -> None:
+        pass  # nothing is held: send is at once
+
 
 class FakeInvoker:
     """Answers with ``response`` (and one ok attempt), or fails with ``error`` or ``crash``."""

@@ -1,0 +1,132 @@
+"""A stage's lane (streams.lanes): the handler runs in the fetch loop's own turn, at most
+``concurrency`` messages are in hand, and a message is acked (its offset may be committed) only
+once its handler has finished; a cancelled one is not."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from faust.types import Message
+
+from streams.app import TurnoutApp
+from streams.lanes import Lane
+
+TOPIC = "t-lane-in"
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[TurnoutApp]:
+    app = TurnoutApp(f"t-lanes-{id(object())}", broker="kafka://127.0.0.1:1", store="memory://")
+    app.topics.add(app.topic(TOPIC, key_type=bytes, value_type=bytes))
+    await app.topics._update_indices()  # what subscribing does: acks are on for the lane's topic
+    app.flow_control.resume()
+    yield app  # made, never started: nothing here reaches a broker
+
+
+def message(app: TurnoutApp, offset: int, generation_id: int | None = None) -> Message:
+    generation = app.consumer_generation_id if generation_id is None else generation_id
+    return Message(TOPIC, 0, offset, 0.0, 0, None, b"k", b"v%d" % offset, None, generation_id=generation)
+
+
+def acked(app: TurnoutApp) -> list[int]:
+    return list(app.consumer._acked[Message(TOPIC, 0, 0, 0.0, 0, None, None, None, None).tp])
+
+
+async def test_a_handler_runs_in_the_callers_turn_and_its_message_is_acked_when_it_ends(app: TurnoutApp) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    async def handle(*args: Any) -> None:
+        seen.append(args)
+
+    lane = Lane(app, "cache", TOPIC, handle, concurrency=4)
+    taken = lane.take(message(app, 7))
+    with pytest.raises(StopIteration):  # finished without a single turn of the loop
+        taken.send(None)
+    assert seen == [(TOPIC, 0, 7, b"k", b"v7")]
+    assert acked(app) == [7] and lane.in_hand == 0
+
+
+async def test_a_message_is_acked_only_after_its_handler_has_finished(app: TurnoutApp) -> None:
+    output_acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    started = asyncio.Event()
+
+    async def handle(*_: Any) -> None:
+        started.set()
+        await output_acked  # the broker's ack of the stage's output
+
+    lane = Lane(app, "cache", TOPIC, handle, concurrency=4)
+    await lane.take(message(app, 1))
+    assert started.is_set() and lane.in_hand == 1 and acked(app) == []
+    output_acked.set_result(None)
+    deadline = asyncio.get_running_loop().time() + 2
+    while lane.in_hand and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.001)
+    assert acked(app) == [1] and lane.in_hand == 0
+
+
+async def test_a_full_lane_holds_the_next_message_until_one_finishes(app: TurnoutApp) -> None:
+    release = {i: asyncio.get_running_loop().create_future() for i in range(3)}
+    started: list[int] = []
+
+    async def handle(_topic: str, _partition: int, offset: int, *_: Any) -> None:
+        started.append(offset)
+        await release[offset]
+
+    lane = Lane(app, "route", TOPIC, handle, concurrency=2)
+    await lane.take(message(app, 0))
+    await lane.take(message(app, 1))
+    third = asyncio.ensure_future(lane.take(message(app, 2)))
+    await asyncio.sleep(0.01)
+    assert started == [0, 1] and not third.done()  # the fetch loop waits, as on a full agent queue
+    release[0].set_result(None)
+    await asyncio.wait_for(third, 2)
+    assert started == [0, 1, 2]
+    for i in (1, 2):
+        release[i].set_result(None)
+    await asyncio.wait_for(lane.stop(), 2)
+    assert sorted(acked(app)) == [0, 1, 2]
+
+
+async def test_a_message_fetched_before_a_rebalance_is_dropped_unhandled_and_unacked(app: TurnoutApp) -> None:
+    seen: list[int] = []
+
+    async def handle(_topic: str, _partition: int, offset: int, *_: Any) -> None:
+        seen.append(offset)
+
+    lane = Lane(app, "route", TOPIC, handle, concurrency=2)
+    await lane.take(message(app, 3, generation_id=app.consumer_generation_id - 1))
+    app.flow_control.suspend()  # a rebalance in progress
+    await lane.take(message(app, 4))
+    assert seen == [] and acked(app) == []
+
+
+async def test_a_handler_that_raises_is_logged_and_its_message_acked(
+    app: TurnoutApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handle(*_: Any) -> None:
+        raise RuntimeError("a bug in a stage")
+
+    lane = Lane(app, "route", TOPIC, handle, concurrency=2)
+    await lane.take(message(app, 5))
+    assert acked(app) == [5] and lane.in_hand == 0  # one bad message does not stop the partition
+    assert "lane route failed on t-lane-in[0]@5" in caplog.text
+
+
+async def test_stopping_cancels_what_is_in_hand_without_acking_it(app: TurnoutApp) -> None:
+    cancelled = asyncio.Event()
+
+    async def handle(*_: Any) -> None:
+        try:
+            await asyncio.Event().wait()  # never set
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    lane = Lane(app, "invoke", TOPIC, handle, concurrency=2)
+    await lane.take(message(app, 9))
+    await asyncio.wait_for(lane.stop(), 2)
+    assert cancelled.is_set() and lane.in_hand == 0
+    assert acked(app) == []  # read again by whoever owns the partition next
