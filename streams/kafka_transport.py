@@ -30,9 +30,11 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 import aiokafka
+from aiokafka.errors import KafkaError
 from aiokafka.producer.sender import Sender
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
@@ -218,11 +220,19 @@ class _EagerSender(Sender):
             self._in_flight.add(node_id)
             self._muted_partitions.update(node_batches)
             # builds the request and writes it before this returns; the task waits for the answer
-            start_eagerly(self._send_produce_req(node_id, node_batches)).add_done_callback(self._sent)
+            task = start_eagerly(self._send_produce_req(node_id, node_batches))
+            task.add_done_callback(partial(self._sent, node_id, node_batches))
 
-    def _sent(self, task: asyncio.Future[Any]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a produce request failed outside the sender task", exc_info=task.exception())
+    def _sent(self, node_id: int, batches: dict[Any, Any], task: asyncio.Future[Any]) -> None:
+        error = None if task.cancelled() else task.exception()
+        if task.cancelled() or error is not None:
+            # aiokafka's request handler answers Kafka's errors itself (retries, failed batches);
+            # anything else ended it before it let go of the broker and the partitions
+            log.error("a produce request to broker %s ended abnormally", node_id, exc_info=error)
+            self._in_flight.discard(node_id)
+            self._muted_partitions.difference_update(batches)
+            for batch in batches.values():
+                batch.failure(exception=error or KafkaError("the produce request was cancelled"))
         self._wake_sender_task()  # what was queued behind this request goes out now
 
     def _wake_sender_task(self) -> None:

@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+from aiokafka.producer.sender import SendProduceReqHandler
 from mode.threads import WorkerThread
 
 from streams.app import TurnoutApp
@@ -113,5 +115,35 @@ async def test_send_now_writes_the_produce_request_in_the_callers_turn(kafka_boo
         assert accumulator._batches
         one, two = await asyncio.wait_for(asyncio.gather(first, second), 5)
         assert two.offset == one.offset + 1
+    finally:
+        await producer.stop()
+
+
+async def test_a_produce_request_that_ends_abnormally_fails_its_batch_and_frees_the_broker(
+    kafka_bootstrap: str, monkeypatch: Any
+) -> None:
+    """Kafka's errors are aiokafka's to answer (retries, failed batches); a bug that ends the request
+    otherwise must not leave the broker marked busy, or every later send would wait forever."""
+    topic = f"t{uuid.uuid4().hex[:10]}.eager-fail"
+    ensure_topics(kafka_bootstrap, [topic], 1)
+    producer = _TrackingProducer(bootstrap_servers=kafka_bootstrap, request_timeout_ms=8000, linger_ms=0)
+    await producer.start()
+    try:
+        await asyncio.wait_for(await producer.send(topic, b"warm-up"), 5)
+        real_do = SendProduceReqHandler.do
+
+        async def broken(self: Any, node_id: int) -> None:
+            monkeypatch.setattr(SendProduceReqHandler, "do", real_do)  # once
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(SendProduceReqHandler, "do", broken)
+        lost = await producer.send(topic, b"1")
+        producer.send_now()
+        with pytest.raises(RuntimeError, match="a bug"):
+            await asyncio.wait_for(lost, 5)
+        assert not producer._sender._in_flight and not producer._sender._muted_partitions
+        later = await producer.send(topic, b"2")
+        producer.send_now()
+        await asyncio.wait_for(later, 5)
     finally:
         await producer.stop()
