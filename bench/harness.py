@@ -382,6 +382,7 @@ class BenchRun:
         )
         write_targets(self.targets_file, [r.system for r in self.running], self._all_delays(), fault_targets)
         document["client_calibration"] = self._calibrate()
+        self._load_warm_up()
         document["sequential"], document["streaming"] = {}, {}
         for stream in (False, True):
             for delay in self.plan.delays_ms:
@@ -463,6 +464,22 @@ class BenchRun:
             document["sequential"][f"{delay}ms"] = summary
             shown = {n: e.get("added_ms", e["latency_ms"])["p50"] for n, e in summary.items()}
             log(f"sequential {delay} ms, {rounds} rounds: p50 (added; direct: absolute) {shown}")
+
+    def _load_warm_up(self) -> None:
+        """Each gateway alone under a closed loop for ``plan.load_warmup_s``, nothing measured: the
+        shared broker's JIT (and every gateway's caches and pools) warm before the first cell."""
+        seconds = self.plan.load_warmup_s
+        if seconds <= 0:
+            return
+        started = time.monotonic()
+        for name in self.systems:
+            if name == "direct":
+                continue
+            self._focus(name, 0)
+            args = ["--mode", "closed", "--target", target_id(name, 0, False), "--concurrency", "50"]
+            args += ["--duration", str(seconds), "--warmup", "0", "--drain", str(self.plan.drain_s)]
+            self._loadgen(args, timeout_s=seconds + self.plan.drain_s + 60)
+        log(f"load warm-up: {seconds:g} s of 50 clients on each gateway, {time.monotonic() - started:.1f} s")
 
     def _loop_cell(self, mode: str, delay: int, extra: list[str], label: str) -> dict[str, Any]:
         plan = self.plan

@@ -53,6 +53,10 @@ class Plan:
     """Seconds over which every process's CPU use at rest is measured."""
     drain_s: float
     """After a loop cell's window, how long its outstanding requests may take before they are cut."""
+    load_warmup_s: float = 0.0
+    """Before the first cell, each gateway in turn serves a closed loop (50 clients, 0 ms upstream)
+    this long: Kafka's JVM compiles its hot paths under load, and a broker started minutes before
+    took 2.1-2.4 ms a hop where a warm one takes 1.0-1.15 (bench/README.md)."""
     client: str = "raw"
     partitions: int | None = None
     """Partitions of Turnout's topics; ``None`` keeps config/turnout.yaml's."""
@@ -125,4 +129,5 @@ def full_plan() -> Plan:
         fault_systems=("turnout-fused", "turnout-split"),
         fault_rate=50.0,
         fault_third_s=10.0,
+        load_warmup_s=10.0,
     )

@@ -154,6 +154,7 @@ def test_plans() -> None:
     assert 3 * quick.fault_third_s <= 15
     assert set(full.fault_systems) == {"turnout-fused", "turnout-split"}
     assert full.fault_third_s >= quick.fault_third_s
+    assert quick.load_warmup_s == 0 and full.load_warmup_s >= 10  # the broker warm before the reporting run's cells
 
 
 def test_extra_targets_join_the_catalogue(tmp_path: Path) -> None:
