@@ -50,6 +50,16 @@ class _FirstStepRun(Coroutine[Any, Any, Any]):
         self._first: Any = _NOT_STARTED
         self._first_error: BaseException | None = None
         self._pending = False
+        self.__name__ = getattr(coroutine, "__name__", type(coroutine).__name__)  # the task's repr names it
+        self.__qualname__ = getattr(coroutine, "__qualname__", self.__name__)
+
+    @property
+    def cr_frame(self) -> Any:  # Task.get_stack() and the worker's task dumps read it
+        return getattr(self._coroutine, "cr_frame", None)
+
+    @property
+    def cr_code(self) -> Any:
+        return getattr(self._coroutine, "cr_code", None)
 
     def run_first_step(self) -> None:
         try:
@@ -68,11 +78,19 @@ class _FirstStepRun(Coroutine[Any, Any, Any]):
         return self._coroutine.send(value)
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        if self._pending:  # cancelled before its first step: the coroutine waits where it stopped
+        if self._pending:  # cancelled before the task's first step
             self._pending = False
             if self._first_error is not None:
                 error, self._first_error = self._first_error, None
                 raise error
+            first = self._first
+            if asyncio.isfuture(first) and not first.done() and isinstance(typ, asyncio.CancelledError):
+                # the task never got to wait on this future, so cancelling the task did not cancel
+                # it: do now what the task would have done, and let the cancellation come through
+                # the future, as the coroutine's own code expects (a lock or semaphore gives back
+                # what it was granted only for a cancelled future)
+                first.cancel(*typ.args)
+                return first
         return self._coroutine.throw(typ, val, tb) if val is not None or tb is not None else self._coroutine.throw(typ)
 
     def close(self) -> None:

@@ -231,8 +231,10 @@ class _EagerSender(Sender):
             log.error("a produce request to broker %s ended abnormally", node_id, exc_info=error)
             self._in_flight.discard(node_id)
             self._muted_partitions.difference_update(batches)
-            for batch in batches.values():
-                batch.failure(exception=error or KafkaError("the produce request was cancelled"))
+            queued = self._message_accumulator._batches
+            for tp, batch in batches.items():
+                if batch not in queued.get(tp, ()):  # put back for a retry before it ended: it is still sent
+                    batch.failure(exception=error or KafkaError("the produce request was cancelled"))
         self._wake_sender_task()  # what was queued behind this request goes out now
 
     def _wake_sender_task(self) -> None:

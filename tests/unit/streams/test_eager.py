@@ -98,3 +98,32 @@ async def test_cancelling_the_task_reaches_the_coroutine_where_it_waits() -> Non
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cancelled.is_set()
+
+
+async def test_cancelled_before_its_first_step_the_future_it_waits_on_is_cancelled_too() -> None:
+    """As with any task: a semaphore's waiter is cancelled, so the semaphore does not count a
+    grant its holder never had."""
+    semaphore = asyncio.Semaphore(1)
+    await semaphore.acquire()  # taken: the task below waits for it
+
+    async def work() -> None:
+        async with semaphore:
+            pass
+
+    task = start_eagerly(work())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert semaphore.locked()  # still ours, not handed to the cancelled task
+    semaphore.release()
+    assert not semaphore.locked()
+
+
+async def test_the_task_is_named_after_its_coroutine_and_shows_its_stack() -> None:
+    async def lane_work() -> None:
+        await asyncio.sleep(0.05)
+
+    task = start_eagerly(lane_work())
+    assert "lane_work" in repr(task)
+    assert task.get_stack()  # the worker's task dumps (SIGUSR1) show where it waits
+    await task

@@ -67,27 +67,49 @@ async def test_a_message_is_acked_only_after_its_handler_has_finished(app: Turno
     assert acked(app) == [1] and lane.in_hand == 0
 
 
-async def test_a_full_lane_holds_the_next_message_until_one_finishes(app: TurnoutApp) -> None:
-    release = {i: asyncio.get_running_loop().create_future() for i in range(3)}
+async def test_a_full_lane_queues_the_next_messages_and_starts_them_in_order_as_slots_free(app: TurnoutApp) -> None:
+    release = {i: asyncio.get_running_loop().create_future() for i in range(5)}
     started: list[int] = []
 
     async def handle(_topic: str, _partition: int, offset: int, *_: Any) -> None:
         started.append(offset)
         await release[offset]
 
-    lane = Lane(app, "route", TOPIC, handle, concurrency=2)
-    await lane.take(message(app, 0))
-    await lane.take(message(app, 1))
-    third = asyncio.ensure_future(lane.take(message(app, 2)))
+    lane = Lane(app, "route", TOPIC, handle, concurrency=2, backlog=2)
+    for offset in range(4):  # two in hand, two waiting: the fetch loop is not held
+        await asyncio.wait_for(lane.take(message(app, offset)), 1)
+    assert started == [0, 1] and (lane.in_hand, lane.waiting) == (2, 2)
+    fifth = asyncio.ensure_future(lane.take(message(app, 4)))
     await asyncio.sleep(0.01)
-    assert started == [0, 1] and not third.done()  # the fetch loop waits, as on a full agent queue
-    release[0].set_result(None)
-    await asyncio.wait_for(third, 2)
-    assert started == [0, 1, 2]
-    for i in (1, 2):
+    assert not fifth.done()  # the backlog is full: now the fetch loop waits, as on a full agent queue
+    release[1].set_result(None)
+    await asyncio.wait_for(fifth, 2)
+    assert started == [0, 1, 2]  # the oldest waiting message took the free slot
+    for i in (0, 2, 3, 4):
         release[i].set_result(None)
-    await asyncio.wait_for(lane.stop(), 2)
-    assert sorted(acked(app)) == [0, 1, 2]
+    deadline = asyncio.get_running_loop().time() + 2
+    while (lane.in_hand or lane.waiting) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.001)
+    assert started == [0, 1, 2, 3, 4] and sorted(acked(app)) == [0, 1, 2, 3, 4]
+
+
+async def test_a_waiting_message_whose_group_rebalanced_meanwhile_is_dropped_unacked(app: TurnoutApp) -> None:
+    release: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    started: list[int] = []
+
+    async def handle(_topic: str, _partition: int, offset: int, *_: Any) -> None:
+        started.append(offset)
+        await release
+
+    lane = Lane(app, "route", TOPIC, handle, concurrency=1)
+    await lane.take(message(app, 0))
+    await lane.take(message(app, 1))  # waits for the slot
+    app.flow_control.suspend()  # a rebalance begins before the slot frees
+    release.set_result(None)
+    deadline = asyncio.get_running_loop().time() + 2
+    while (lane.in_hand or lane.waiting) and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.001)
+    assert started == [0] and acked(app) == [0]  # 1 is read again after faust's seek to the committed offset
 
 
 async def test_a_message_fetched_before_a_rebalance_is_dropped_unhandled_and_unacked(app: TurnoutApp) -> None:
@@ -125,8 +147,9 @@ async def test_stopping_cancels_what_is_in_hand_without_acking_it(app: TurnoutAp
             cancelled.set()
             raise
 
-    lane = Lane(app, "invoke", TOPIC, handle, concurrency=2)
+    lane = Lane(app, "invoke", TOPIC, handle, concurrency=1)
     await lane.take(message(app, 9))
+    await lane.take(message(app, 10))  # waiting for the slot
     await asyncio.wait_for(lane.stop(), 2)
-    assert cancelled.is_set() and lane.in_hand == 0
-    assert acked(app) == []  # read again by whoever owns the partition next
+    assert cancelled.is_set() and (lane.in_hand, lane.waiting) == (0, 0)
+    assert acked(app) == []  # both read again by whoever owns the partition next
