@@ -61,6 +61,7 @@ from bench.results import (
 )
 from bench.systems import (
     Running,
+    answer_each_model,
     delete_topics,
     new_run_id,
     start_litellm,
@@ -241,7 +242,7 @@ class BenchRun:
                     self.failures.append(f"{r.system.name}: {problem}")
                     log(f"{r.system.name}: {problem}")
         for r in self.running:
-            self._warm_up(r.system)
+            answer_each_model(r.system, self._all_delays(), WARMUP_REQUESTS, READY_TIMEOUT_S)
         log(f"all systems ready and warmed up in {time.monotonic() - started:.1f} s")
         self._watch_processes()
         self.sampler.start()
@@ -249,26 +250,6 @@ class BenchRun:
     def _all_delays(self) -> tuple[int, ...]:
         p = self.plan
         return tuple(sorted({*p.delays_ms, *p.loop_delays_ms, *p.open_delays_ms, 0}))
-
-    def _warm_up(self, system: System, requests: int = WARMUP_REQUESTS, delays: tuple[int, ...] = ()) -> None:
-        """Poll until each model of the system answers (a fresh Turnout stack needs its partitions)."""
-        with httpx.Client(timeout=10) as client:
-            for delay in delays or self._all_delays():
-                for stream in (False, True):
-                    body = chat_body(system.model(delay), stream)
-                    url = f"{system.base_url}/chat/completions"
-                    headers = {"Authorization": f"Bearer {system.api_key}"}
-
-                    def answered(
-                        body: dict[str, Any] = body, url: str = url, headers: dict[str, str] = headers
-                    ) -> bool:
-                        response = client.post(url, json=body, headers=headers)
-                        marker = b"[DONE]" if body.get("stream") else b'"choices"'
-                        return response.status_code == 200 and marker in response.content
-
-                    wait_until(answered, READY_TIMEOUT_S, f"{system.name} answering {system.model(delay)}", 0.2)
-                    for _ in range(requests):
-                        client.post(url, json=body, headers=headers)
 
     def _watch_processes(self) -> None:
         for r in self.running:
@@ -302,13 +283,13 @@ class BenchRun:
         for r in self.running:
             if r.system.name == name and r.paused:
                 r.resume()
-                self._warm_up(r.system, REWARM_REQUESTS, (delay,))
+                answer_each_model(r.system, (delay,), REWARM_REQUESTS, READY_TIMEOUT_S)
 
     def _resume_all(self) -> None:
         for r in self.running:
             if r.paused:
                 r.resume()
-                self._warm_up(r.system, REWARM_REQUESTS, self.plan.delays_ms)
+                answer_each_model(r.system, self.plan.delays_ms, REWARM_REQUESTS, READY_TIMEOUT_S)
 
     def _warnings(self, document: dict[str, Any]) -> list[str]:
         """Things that make figures doubtful without failing a cell: restarted LiteLLM workers."""

@@ -27,13 +27,14 @@ import yaml
 
 from bench.fault import add_fault_model
 from bench.litellm_env import MASTER_KEY, LiteLLMEnv, LiteLLMRoute, write_config
-from bench.workload import System, gateway_model, upstream_model
-from turnout.stack import free_port
+from bench.workload import System, chat_body, gateway_model, upstream_model
+from turnout.stack import free_port, wait_until
 
 __all__ = [
     "SESSION_TIMEOUT_MS",
     "TURNOUT_KEY",
     "Running",
+    "answer_each_model",
     "delete_topics",
     "free_port",
     "new_run_id",
@@ -340,3 +341,23 @@ def alone(
         if stack is not None:
             stack.stop()
         simulator.stop()
+
+
+def answer_each_model(system: System, delays_ms: tuple[int, ...], requests: int, timeout_s: float) -> None:
+    """Poll until each of the system's models answers, streaming and not (a fresh Turnout stack
+    needs its partitions), then send each ``requests`` more: the warm-up before a system's cells."""
+    with httpx.Client(timeout=10) as client:
+        for delay in delays_ms:
+            for stream in (False, True):
+                body = chat_body(system.model(delay), stream)
+                url = f"{system.base_url}/chat/completions"
+                headers = {"Authorization": f"Bearer {system.api_key}"}
+
+                def answered(body: dict[str, Any] = body, url: str = url, headers: dict[str, str] = headers) -> bool:
+                    response = client.post(url, json=body, headers=headers)
+                    marker = b"[DONE]" if body.get("stream") else b'"choices"'
+                    return response.status_code == 200 and marker in response.content
+
+                wait_until(answered, timeout_s, f"{system.name} answering {system.model(delay)}", 0.2)
+                for _ in range(requests):
+                    client.post(url, json=body, headers=headers)

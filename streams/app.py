@@ -200,7 +200,7 @@ def build_app(config: TurnoutConfig) -> TurnoutApp:
         handlers.append(handler)
         if config.topology.delivery == "lane":
             app.topics.add(raw_topic(spec.input_topic))  # subscribed, assigned and committed by faust
-            app.lanes[spec.input_topic] = Lane(app, spec.name, spec.input_topic, handler.handle, spec.concurrency)
+            app.lanes[spec.input_topic] = Lane(app, spec.name, handler.handle, spec.concurrency)
         else:
             app.agent(raw_topic(spec.input_topic), name=f"turnout.{spec.name}", concurrency=spec.concurrency)(
                 _agent_body(handler, handler.handle)

@@ -41,9 +41,7 @@ class FaustEmitter:
         await self.send(topic, key, event)
 
     def flush(self) -> None:
-        send_now = getattr(self._producer, "send_now", None)  # streams.kafka_transport's producer
-        if send_now is not None:
-            send_now()
+        self._producer.send_now()  # streams.kafka_transport's producer
 
 
 class HoldingEmitter:

@@ -263,9 +263,8 @@ class _Producer(faust_aiokafka.Producer):
     def send_now(self) -> None:
         """What has been sent so far goes to the broker now (``_EagerSender``), not a few turns of
         the loop later."""
-        producer = self._producer
-        if isinstance(producer, _TrackingProducer):
-            producer.send_now()
+        if self._producer is not None:  # started; its type is _producer_type's
+            self._producer.send_now()
 
 
 class LowLatencyTransport(faust_aiokafka.Transport):

@@ -33,19 +33,16 @@ Handle = Callable[[str, int, int, "bytes | None", bytes], Awaitable[None]]
 
 
 class Lane:
-    """One stage's lane on one worker: ``take`` is called by the consumer with each message of ``topic``.
+    """One stage's lane on one worker: ``take`` is called by the consumer with each message of its topic.
 
     At most ``concurrency`` messages are in hand; up to ``backlog`` more wait in order for a free
     slot (as an agent's queue holds them), so one busy stage does not hold the fetch loop and with
     it every other topic of the worker. Only a full backlog makes ``take`` wait.
     """
 
-    def __init__(
-        self, app: Any, name: str, topic: str, handle: Handle, concurrency: int, backlog: int = BACKLOG
-    ) -> None:
+    def __init__(self, app: Any, name: str, handle: Handle, concurrency: int, backlog: int = BACKLOG) -> None:
         self.app = app
         self.name = name
-        self.topic = topic
         self._handle = handle
         self._concurrency = concurrency
         self._backlog_max = backlog

@@ -31,6 +31,15 @@ def message(app: TurnoutApp, offset: int, generation_id: int | None = None) -> M
     return Message(TOPIC, 0, offset, 0.0, 0, None, b"k", b"v%d" % offset, None, generation_id=generation)
 
 
+async def settled(lane: Lane, timeout_s: float = 2.0) -> None:
+    """Wait until nothing is in hand or waiting: on the handlers' tasks, with a deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while lane.in_hand or lane.waiting:
+        assert loop.time() < deadline, "the lane did not settle"
+        await asyncio.wait(list(lane._tasks), timeout=deadline - loop.time())
+
+
 def acked(app: TurnoutApp) -> list[int]:
     return list(app.consumer._acked[Message(TOPIC, 0, 0, 0.0, 0, None, None, None, None).tp])
 
@@ -41,7 +50,7 @@ async def test_a_handler_runs_in_the_callers_turn_and_its_message_is_acked_when_
     async def handle(*args: Any) -> None:
         seen.append(args)
 
-    lane = Lane(app, "cache", TOPIC, handle, concurrency=4)
+    lane = Lane(app, "cache", handle, concurrency=4)
     taken = lane.take(message(app, 7))
     with pytest.raises(StopIteration):  # finished without a single turn of the loop
         taken.send(None)
@@ -57,13 +66,11 @@ async def test_a_message_is_acked_only_after_its_handler_has_finished(app: Turno
         started.set()
         await output_acked  # the broker's ack of the stage's output
 
-    lane = Lane(app, "cache", TOPIC, handle, concurrency=4)
+    lane = Lane(app, "cache", handle, concurrency=4)
     await lane.take(message(app, 1))
     assert started.is_set() and lane.in_hand == 1 and acked(app) == []
     output_acked.set_result(None)
-    deadline = asyncio.get_running_loop().time() + 2
-    while lane.in_hand and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.001)
+    await settled(lane)
     assert acked(app) == [1] and lane.in_hand == 0
 
 
@@ -75,21 +82,19 @@ async def test_a_full_lane_queues_the_next_messages_and_starts_them_in_order_as_
         started.append(offset)
         await release[offset]
 
-    lane = Lane(app, "route", TOPIC, handle, concurrency=2, backlog=2)
+    lane = Lane(app, "route", handle, concurrency=2, backlog=2)
     for offset in range(4):  # two in hand, two waiting: the fetch loop is not held
         await asyncio.wait_for(lane.take(message(app, offset)), 1)
     assert started == [0, 1] and (lane.in_hand, lane.waiting) == (2, 2)
     fifth = asyncio.ensure_future(lane.take(message(app, 4)))
-    await asyncio.sleep(0.01)
-    assert not fifth.done()  # the backlog is full: now the fetch loop waits, as on a full agent queue
+    done, _ = await asyncio.wait({fifth}, timeout=0.05)
+    assert not done  # the backlog is full: now the fetch loop waits, as on a full agent queue
     release[1].set_result(None)
     await asyncio.wait_for(fifth, 2)
     assert started == [0, 1, 2]  # the oldest waiting message took the free slot
     for i in (0, 2, 3, 4):
         release[i].set_result(None)
-    deadline = asyncio.get_running_loop().time() + 2
-    while (lane.in_hand or lane.waiting) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.001)
+    await settled(lane)
     assert started == [0, 1, 2, 3, 4] and sorted(acked(app)) == [0, 1, 2, 3, 4]
 
 
@@ -101,14 +106,12 @@ async def test_a_waiting_message_whose_group_rebalanced_meanwhile_is_dropped_una
         started.append(offset)
         await release
 
-    lane = Lane(app, "route", TOPIC, handle, concurrency=1)
+    lane = Lane(app, "route", handle, concurrency=1)
     await lane.take(message(app, 0))
     await lane.take(message(app, 1))  # waits for the slot
     app.flow_control.suspend()  # a rebalance begins before the slot frees
     release.set_result(None)
-    deadline = asyncio.get_running_loop().time() + 2
-    while (lane.in_hand or lane.waiting) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.001)
+    await settled(lane)
     assert started == [0] and acked(app) == [0]  # 1 is read again after faust's seek to the committed offset
 
 
@@ -118,7 +121,7 @@ async def test_a_message_fetched_before_a_rebalance_is_dropped_unhandled_and_una
     async def handle(_topic: str, _partition: int, offset: int, *_: Any) -> None:
         seen.append(offset)
 
-    lane = Lane(app, "route", TOPIC, handle, concurrency=2)
+    lane = Lane(app, "route", handle, concurrency=2)
     await lane.take(message(app, 3, generation_id=app.consumer_generation_id - 1))
     app.flow_control.suspend()  # a rebalance in progress
     await lane.take(message(app, 4))
@@ -131,7 +134,7 @@ async def test_a_handler_that_raises_is_logged_and_its_message_acked(
     async def handle(*_: Any) -> None:
         raise RuntimeError("a bug in a stage")
 
-    lane = Lane(app, "route", TOPIC, handle, concurrency=2)
+    lane = Lane(app, "route", handle, concurrency=2)
     await lane.take(message(app, 5))
     assert acked(app) == [5] and lane.in_hand == 0  # one bad message does not stop the partition
     assert "lane route failed on t-lane-in[0]@5" in caplog.text
@@ -147,7 +150,7 @@ async def test_stopping_cancels_what_is_in_hand_without_acking_it(app: TurnoutAp
             cancelled.set()
             raise
 
-    lane = Lane(app, "invoke", TOPIC, handle, concurrency=1)
+    lane = Lane(app, "invoke", handle, concurrency=1)
     await lane.take(message(app, 9))
     await lane.take(message(app, 10))  # waiting for the slot
     await asyncio.wait_for(lane.stop(), 2)
